@@ -1,0 +1,185 @@
+//! Logins and tokens: the OAuth2 password and refresh grants on top of oxide-auth's
+//! primitives (client registrar, scopes), the school directory, and the shared store.
+
+mod clients;
+pub mod password;
+mod throttle;
+pub mod tokens;
+
+pub use clients::{AuthenticatedClient, ClientError, Registrar};
+pub use throttle::{LoginThrottle, Throttled};
+pub use tokens::{IssuedTokens, TokenService};
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use oxide_auth::primitives::scope::Scope;
+
+use crate::{
+    directory::{Directory, DirectoryError},
+    store::{Store, StoreError},
+};
+
+/// Why a grant was refused, in RFC 6749 §5.2 terms plus the two operational answers
+/// (429 throttled, 503 directory or database down).
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("client authentication failed")]
+    InvalidClient,
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("the requested scope exceeds what this client may have")]
+    InvalidScope,
+    #[error("only the password and refresh_token grants are supported")]
+    Unsupported,
+    #[error("too many failed logins")]
+    Throttled(Duration),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for GrantError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(reason) => Self::Unavailable(reason),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ClientError> for GrantError {
+    fn from(error: ClientError) -> Self {
+        match error {
+            ClientError::Refused => Self::InvalidClient,
+            ClientError::Store(store) => store.into(),
+            ClientError::Other(reason) => Self::Internal(reason),
+        }
+    }
+}
+
+/// Client credentials as presented (body or HTTP Basic).
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub secret: Option<String>,
+}
+
+/// Everything a node needs to turn credentials into tokens.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub store: Store,
+    pub directory: Arc<dyn Directory>,
+    pub registrar: Registrar,
+    pub tokens: TokenService,
+    pub throttle: LoginThrottle,
+}
+
+impl Authenticator {
+    /// The resource-owner password grant (RFC 6749 §4.3).
+    #[tracing::instrument(skip_all, fields(client.id = %client.client_id, user.name = %username))]
+    pub async fn password_grant(
+        &self,
+        client: ClientCredentials,
+        username: &str,
+        password: &str,
+        scope: Option<&str>,
+        address: IpAddr,
+        now: i64,
+    ) -> Result<IssuedTokens, GrantError> {
+        let client = self
+            .registrar
+            .authenticate(&client.client_id, client.secret)
+            .await?;
+        let scope = negotiate_scope(&client, scope)?;
+        if username.is_empty() {
+            return Err(GrantError::InvalidRequest("username is empty".into()));
+        }
+        if password.is_empty() {
+            // An empty password would be an anonymous LDAP bind: never ask the directory.
+            return Err(GrantError::InvalidGrant("the password is empty".into()));
+        }
+        if let Err(throttled) = self.throttle.check(username, address, now).await? {
+            tracing::info!(retry_after = ?throttled.retry_after, "login throttled");
+            return Err(GrantError::Throttled(throttled.retry_after));
+        }
+        let identity = match self.directory.authenticate(username, password).await {
+            Ok(identity) => identity,
+            Err(DirectoryError::InvalidCredentials) => {
+                tracing::info!("login refused: wrong username or password");
+                self.throttle.record_failure(username, address, now).await?;
+                return Err(GrantError::InvalidGrant(
+                    "wrong username or password".into(),
+                ));
+            }
+            Err(DirectoryError::Unreachable(reason)) => {
+                tracing::warn!(%reason, "login impossible: directory unreachable");
+                return Err(GrantError::Unavailable(
+                    "the school directory cannot be reached; try again shortly".into(),
+                ));
+            }
+            Err(DirectoryError::Other(reason)) => return Err(GrantError::Internal(reason)),
+        };
+        if identity.roles.is_empty() {
+            tracing::info!("login refused: neither teacher nor admin");
+            return Err(GrantError::InvalidGrant(
+                "this account is neither a teacher nor an admin".into(),
+            ));
+        }
+        self.throttle.record_success(username).await?;
+        let user = self.store.upsert_directory_user(&identity, now).await?;
+        let issued = self
+            .tokens
+            .issue(&user.id, &client.client_id, &scope.to_string(), now)
+            .await?;
+        tracing::info!(user.id = %user.id, "login succeeded");
+        Ok(issued)
+    }
+
+    /// The refresh grant (RFC 6749 §6) with rotation.
+    #[tracing::instrument(skip_all, fields(client.id = %client.client_id))]
+    pub async fn refresh_grant(
+        &self,
+        client: ClientCredentials,
+        refresh_token: &str,
+        scope: Option<&str>,
+        now: i64,
+    ) -> Result<IssuedTokens, GrantError> {
+        let client = self
+            .registrar
+            .authenticate(&client.client_id, client.secret)
+            .await?;
+        if refresh_token.is_empty() {
+            return Err(GrantError::InvalidRequest(
+                "refresh_token is missing".into(),
+            ));
+        }
+        // Checked before rotating, so a refused request does not spend the token. Every
+        // login of a client gets at most the client's scope, so this bounds the family's.
+        negotiate_scope(&client, scope)?;
+        self.tokens
+            .refresh(refresh_token, &client.client_id, now)
+            .await?
+            .ok_or_else(|| GrantError::InvalidGrant("the refresh token is not valid".into()))
+    }
+}
+
+/// The scope of a new login: what was asked for if the client may have it, else its default.
+fn negotiate_scope(
+    client: &AuthenticatedClient,
+    requested: Option<&str>,
+) -> Result<Scope, GrantError> {
+    match requested {
+        None | Some("") => Ok(client.scope.clone()),
+        Some(text) => {
+            let requested: Scope = text.parse().map_err(|_| GrantError::InvalidScope)?;
+            if client.scope.priviledged_to(&requested) {
+                Ok(requested)
+            } else {
+                Err(GrantError::InvalidScope)
+            }
+        }
+    }
+}

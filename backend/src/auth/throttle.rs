@@ -1,0 +1,86 @@
+//! Limits failed logins per username and per client address across the whole cluster: the
+//! counters live in the shared database, so spreading guesses over nodes gains nothing.
+
+use std::{net::IpAddr, time::Duration};
+
+use crate::{
+    config::AuthSettings,
+    store::{Store, StoreResult},
+};
+
+/// Login attempts refused until `retry_after` has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    pub retry_after: Duration,
+}
+
+/// Counts failures and says when to stop listening.
+#[derive(Clone)]
+pub struct LoginThrottle {
+    store: Store,
+    per_user: i64,
+    per_address: i64,
+    window_ms: i64,
+}
+
+impl LoginThrottle {
+    pub fn new(store: Store, settings: &AuthSettings) -> Self {
+        Self {
+            store,
+            per_user: i64::from(settings.max_failures_per_user),
+            per_address: i64::from(settings.max_failures_per_address),
+            window_ms: i64::try_from(settings.login_failure_window.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// `Err(Throttled)` when either the username or the address has used up its failures.
+    pub async fn check(
+        &self,
+        username: &str,
+        address: IpAddr,
+        now: i64,
+    ) -> StoreResult<Result<(), Throttled>> {
+        for (key, limit) in [
+            (user_key(username), self.per_user),
+            (address_key(address), self.per_address),
+        ] {
+            let (failures, window_end) =
+                self.store.login_failures(&key, now, self.window_ms).await?;
+            if failures >= limit {
+                let wait_ms = u64::try_from(window_end - now).unwrap_or(0).max(1_000);
+                return Ok(Err(Throttled {
+                    retry_after: Duration::from_millis(wait_ms),
+                }));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    pub async fn record_failure(
+        &self,
+        username: &str,
+        address: IpAddr,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.store
+            .record_login_failure(&user_key(username), now, self.window_ms)
+            .await?;
+        self.store
+            .record_login_failure(&address_key(address), now, self.window_ms)
+            .await
+    }
+
+    /// A successful login forgets the user's failures (not the address's: one good password
+    /// must not reset a guesser's budget for other accounts).
+    pub async fn record_success(&self, username: &str) -> StoreResult<()> {
+        self.store.clear_login_failures(&user_key(username)).await
+    }
+}
+
+fn user_key(username: &str) -> String {
+    format!("user:{}", username.to_lowercase())
+}
+
+fn address_key(address: IpAddr) -> String {
+    format!("addr:{address}")
+}

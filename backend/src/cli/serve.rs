@@ -1,0 +1,69 @@
+//! `boardcast serve`: run a node until SIGTERM or Ctrl-C, then drain and stop.
+
+use crate::{
+    auth::password::hash_password,
+    config::Settings,
+    startup::Application,
+    store::{millis, NewUser, Store, StoreError},
+};
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let uses_builtin_directory = settings.ldap.is_none();
+    let app = Application::build(settings).await?;
+    if uses_builtin_directory {
+        create_first_account(app.store()).await?;
+    }
+    app.run(shutdown_signal()).await
+}
+
+/// On a fresh embedded install there is nobody to log in as: create `teacher` with a random
+/// password and print it once (stdout, not the log).
+async fn create_first_account(store: &Store) -> anyhow::Result<()> {
+    if store.count_builtin_users().await? > 0 {
+        return Ok(());
+    }
+    let password = super::accounts::random_password();
+    let user = NewUser {
+        username: "teacher".into(),
+        display_name: "Teacher".into(),
+        password_hash: hash_password(password.clone()).await?,
+        roles: "teacher,admin".into(),
+    };
+    match store
+        .create_user(user, millis(std::time::SystemTime::now()))
+        .await
+    {
+        Ok(_) => {
+            println!("created the first account: username `teacher`, password `{password}` (shown only this once; change it with `boardcast user passwd teacher`)");
+            Ok(())
+        }
+        // Another node created it at the same moment.
+        Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: draining");
+}

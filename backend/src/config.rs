@@ -1,0 +1,436 @@
+//! Node settings: built-in defaults < TOML file (`--config`) < `BOARDCAST_*` environment.
+//!
+//! Every key of API.md is accepted and nothing else: an unknown key or a bad value stops the
+//! node at start with a message that names the key, so a typo never silently falls back to a
+//! default in production.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Deserializer};
+
+/// Prefix of environment variables that override file settings; `__` nests (`LDAP__URLS`).
+const ENV_PREFIX: &str = "BOARDCAST_";
+
+/// All settings of one node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub node_id: String,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    /// `None` means the SQLite file under `data_dir` (the embedded default).
+    pub database_url: Option<DatabaseUrl>,
+    pub peers: Vec<String>,
+    pub cluster_secret: Secret,
+    pub web: WebSettings,
+    /// `None` selects the builtin user directory.
+    pub ldap: Option<LdapSettings>,
+    pub auth: AuthSettings,
+}
+
+/// Browser-facing settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    pub static_dir: Option<PathBuf>,
+    pub allowed_origins: Vec<String>,
+    pub cookie_domain: String,
+}
+
+/// The school directory; see API.md for the meaning of each key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapSettings {
+    pub urls: Vec<String>,
+    pub bind_dn: String,
+    pub bind_password: Secret,
+    pub user_base: String,
+    #[serde(default = "default_user_filter")]
+    pub user_filter: String,
+    #[serde(default = "default_display_name_attribute")]
+    pub display_name_attribute: String,
+    pub teacher_group: String,
+    pub admin_group: String,
+    #[serde(default = "default_ldap_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+/// Token lifetimes and login throttling (extensions of API.md, all optional).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    #[serde(deserialize_with = "duration")]
+    pub access_token_ttl: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub refresh_token_ttl: Duration,
+    /// How long a node may trust a token it has already checked; revocation takes at most this.
+    #[serde(deserialize_with = "duration")]
+    pub token_cache_window: Duration,
+    /// Failed logins allowed per username per `login_failure_window`.
+    pub max_failures_per_user: u32,
+    /// Failed logins allowed per client address per `login_failure_window`.
+    pub max_failures_per_address: u32,
+    #[serde(deserialize_with = "duration")]
+    pub login_failure_window: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
+        Self {
+            node_id: default_node_id(),
+            listen,
+            public_url: format!("http://{listen}"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            peers: Vec::new(),
+            cluster_secret: Secret::default(),
+            web: WebSettings::default(),
+            ldap: None,
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            static_dir: Some(PathBuf::from("frontend/dist")),
+            allowed_origins: Vec::new(),
+            cookie_domain: String::new(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            token_cache_window: Duration::from_secs(5),
+            max_failures_per_user: 10,
+            max_failures_per_address: 50,
+            login_failure_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then the `BOARDCAST_*` environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        Self::from_sources(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment passed in so tests need not mutate it.
+    pub fn from_sources(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in env {
+            if let Some(key) = name.strip_prefix(ENV_PREFIX) {
+                apply_env_override(&mut table, key, &value)?;
+            }
+        }
+        let settings: Settings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(one_line(&e.to_string())))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The database this node uses, defaulting to SQLite under `data_dir`.
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.database_url.clone().unwrap_or_else(|| {
+            DatabaseUrl(format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("boardcast.db").display()
+            ))
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.database_url();
+        if !url.is_sqlite() && !url.is_postgres() {
+            return Err(ConfigError(
+                "database_url: must start with sqlite:// or postgres://".into(),
+            ));
+        }
+        if let Some(ldap) = &self.ldap {
+            if ldap.urls.is_empty() {
+                return Err(ConfigError("ldap.urls: at least one URL is needed".into()));
+            }
+            if !ldap.user_filter.contains("{username}") {
+                return Err(ConfigError(
+                    "ldap.user_filter: must contain {username}".into(),
+                ));
+            }
+            if ldap.timeout.is_zero() {
+                return Err(ConfigError("ldap.timeout: must be above zero".into()));
+            }
+        }
+        let auth = &self.auth;
+        if auth.access_token_ttl.is_zero() || auth.refresh_token_ttl.is_zero() {
+            return Err(ConfigError(
+                "auth: token lifetimes must be above zero".into(),
+            ));
+        }
+        if url.is_postgres() && self.cluster_secret.expose().is_empty() {
+            tracing::warn!("cluster_secret is empty: set it on every node of a cluster");
+        }
+        Ok(())
+    }
+}
+
+/// Writes `value` at the `__`-separated `key` path, parsing it as a TOML value when it is one
+/// (numbers, booleans, arrays) and as a plain string otherwise.
+fn apply_env_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut current = table;
+    for part in parents {
+        let entry = current
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError(format!("{ENV_PREFIX}{key}: `{part}` is not a table")))?;
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    current.insert(last.clone(), parsed);
+    Ok(())
+}
+
+/// A setting that could not be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+/// A string that never appears in logs or `Debug` output.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// A database URL whose `Debug` hides the password.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let credentials = &self.0[scheme_end + 3..at];
+                let user = credentials.split(':').next().unwrap_or_default();
+                write!(
+                    f,
+                    "\"{}{user}:***{}\"",
+                    &self.0[..scheme_end + 3],
+                    &self.0[at..]
+                )
+            }
+            _ => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
+/// toml spreads its messages over lines; the CLI promises one line.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn default_node_id() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "boardcast".to_string())
+}
+
+fn default_user_filter() -> String {
+    "(&(objectClass=inetOrgPerson)(uid={username}))".to_string()
+}
+
+fn default_display_name_attribute() -> String {
+    "cn".to_string()
+}
+
+fn default_ldap_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// Reads durations written as `250ms`, `5s`, `10m`, `12h` or `30d`.
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration (write e.g. 500ms, 5s, 10m, 12h, 30d)"
+        ))
+    })
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    Some(Duration::from_millis(number.checked_mul(millis)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn write_config(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn no_config_gives_the_embedded_default() {
+        let settings = Settings::from_sources(None, env(&[])).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert!(settings.database_url().is_sqlite());
+        assert!(settings.ldap.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_file_and_nests_with_double_underscore() {
+        let file = write_config(
+            "listen = \"127.0.0.1:9000\"\n[ldap]\nurls=[\"ldap://a\"]\nbind_dn=\"x\"\nbind_password=\"p\"\nuser_base=\"b\"\nteacher_group=\"t\"\nadmin_group=\"a\"\n",
+        );
+        let settings = Settings::from_sources(
+            Some(file.path()),
+            env(&[
+                ("BOARDCAST_LISTEN", "127.0.0.1:9100"),
+                ("BOARDCAST_LDAP__URLS", "[\"ldap://b\", \"ldap://c\"]"),
+                ("BOARDCAST_LDAP__TIMEOUT", "250ms"),
+                ("OTHER_VAR", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.listen.port(), 9100);
+        let ldap = settings.ldap.unwrap();
+        assert_eq!(ldap.urls, vec!["ldap://b", "ldap://c"]);
+        assert_eq!(ldap.timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn unknown_key_is_refused_by_name() {
+        let file = write_config("lisen = \"127.0.0.1:9000\"\n");
+        let err = Settings::from_sources(Some(file.path()), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let err =
+            Settings::from_sources(None, env(&[("BOARDCAST_WEB__COOKIE_DOMAN", "x")])).unwrap_err();
+        assert!(err.to_string().contains("cookie_doman"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_refused_by_name() {
+        let err = Settings::from_sources(None, env(&[("BOARDCAST_LISTEN", "not-an-address")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+        let err =
+            Settings::from_sources(None, env(&[("BOARDCAST_AUTH__ACCESS_TOKEN_TTL", "soon")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("access_token_ttl"), "{err}");
+        let err = Settings::from_sources(None, env(&[("BOARDCAST_DATABASE_URL", "mysql://x")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("database_url"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_masked_in_debug_output() {
+        let settings = Settings::from_sources(
+            None,
+            env(&[
+                ("BOARDCAST_CLUSTER_SECRET", "hunter2"),
+                (
+                    "BOARDCAST_DATABASE_URL",
+                    "postgres://app:pw123@db/boardcast",
+                ),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("pw123"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://app:***@db/boardcast"), "{shown}");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("s"), None);
+    }
+}

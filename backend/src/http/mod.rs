@@ -1,0 +1,103 @@
+//! HTTP: routes, and the layers every request passes (request id, tracing span, CORS, body
+//! limit). Handlers translate HTTP to calls on the domain modules and back; no SQL here.
+
+mod error;
+mod extract;
+mod health;
+mod me;
+mod oauth;
+
+pub use error::ApiError;
+pub use extract::CurrentUser;
+
+use std::time::Duration;
+
+use axum::{
+    extract::{DefaultBodyLimit, MatchedPath},
+    http::{header, HeaderName, HeaderValue, Method, Request, Uri},
+    Router,
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    services::{ServeDir, ServeFile},
+    trace::TraceLayer,
+};
+
+use crate::state::AppState;
+
+/// Bodies above this are refused with 413 unless a route sets its own limit (uploads).
+const BODY_LIMIT: usize = 64 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new()
+        .merge(oauth::router())
+        .merge(me::router())
+        .merge(health::router())
+        .route("/api/{*rest}", axum::routing::any(api_not_found));
+    if let Some(dir) = state
+        .settings
+        .web
+        .static_dir
+        .as_ref()
+        .filter(|d| d.is_dir())
+    {
+        let index = ServeFile::new(dir.join("index.html"));
+        app = app.fallback_service(ServeDir::new(dir).not_found_service(index));
+    }
+    let cors = cors_layer(&state.settings.web.allowed_origins);
+    app.layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn api_not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no endpoint {}", uri.path()))
+}
+
+/// One span per request: method, low-cardinality route, request id; the user id is added
+/// once a token is checked.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| request.uri().path(), MatchedPath::as_str);
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        http.method = %request.method(),
+        http.route = route,
+        request.id = request_id,
+        user.id = tracing::field::Empty,
+    )
+}
+
+/// Browsers on the listed origins may call the API with credentials (the session cookie).
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::ETAG, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
+}

@@ -1,0 +1,242 @@
+//! `/oauth/token` (RFC 6749 password and refresh grants) and `/oauth/revoke` (RFC 7009).
+//! Thin: parse the form, call [`Authenticator`], render RFC 6749 §5 bodies.
+
+use std::{collections::HashMap, net::SocketAddr};
+
+use axum::{
+    body::Bytes,
+    extract::{rejection::BytesRejection, ConnectInfo, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::{
+    auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens},
+    state::AppState,
+    store::millis,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route("/oauth/revoke", post(revoke))
+}
+
+async fn token(
+    State(auth): State<Authenticator>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let used_basic = headers.contains_key(header::AUTHORIZATION);
+    match grant(&auth, peer, &headers, body).await {
+        Ok(issued) => token_response(issued),
+        Err(error) => oauth_error(error, used_basic),
+    }
+}
+
+async fn grant(
+    auth: &Authenticator,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<IssuedTokens, GrantError> {
+    let form = parse_form(headers, body)?;
+    let client = client_credentials(headers, &form)?;
+    let now = millis(std::time::SystemTime::now());
+    let field = |name: &str| form.get(name).map(String::as_str);
+    match field("grant_type") {
+        Some("password") => {
+            let username = field("username")
+                .ok_or_else(|| GrantError::InvalidRequest("username is missing".into()))?;
+            let password = field("password")
+                .ok_or_else(|| GrantError::InvalidRequest("password is missing".into()))?;
+            auth.password_grant(client, username, password, field("scope"), peer.ip(), now)
+                .await
+        }
+        Some("refresh_token") => {
+            let refresh = field("refresh_token")
+                .ok_or_else(|| GrantError::InvalidRequest("refresh_token is missing".into()))?;
+            auth.refresh_grant(client, refresh, field("scope"), now)
+                .await
+        }
+        Some(_) => Err(GrantError::Unsupported),
+        None => Err(GrantError::InvalidRequest("grant_type is missing".into())),
+    }
+}
+
+/// Reads an `application/x-www-form-urlencoded` body; a repeated parameter is an error
+/// (RFC 6749 §3.2).
+fn parse_form(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<HashMap<String, String>, GrantError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(GrantError::InvalidRequest(
+            "the body must be application/x-www-form-urlencoded".into(),
+        ));
+    }
+    let body = body.map_err(|_| GrantError::InvalidRequest("the body could not be read".into()))?;
+    let mut form = HashMap::new();
+    for (name, value) in form_urlencoded::parse(&body) {
+        if form.insert(name.to_string(), value.into_owned()).is_some() {
+            return Err(GrantError::InvalidRequest(format!(
+                "`{name}` is given more than once"
+            )));
+        }
+    }
+    Ok(form)
+}
+
+/// Client credentials from HTTP Basic or the body, never both (RFC 6749 §2.3.1).
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<ClientCredentials, GrantError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| parse_basic(value).ok_or(GrantError::InvalidClient))
+        .transpose()?;
+    match basic {
+        Some(credentials) => {
+            if form.contains_key("client_secret") {
+                return Err(GrantError::InvalidRequest(
+                    "use one client authentication method, not two".into(),
+                ));
+            }
+            if form
+                .get("client_id")
+                .is_some_and(|id| *id != credentials.client_id)
+            {
+                return Err(GrantError::InvalidClient);
+            }
+            Ok(credentials)
+        }
+        None => {
+            let client_id = form
+                .get("client_id")
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| GrantError::InvalidRequest("client_id is missing".into()))?;
+            Ok(ClientCredentials {
+                client_id: client_id.clone(),
+                secret: form.get("client_secret").cloned(),
+            })
+        }
+    }
+}
+
+fn parse_basic(value: &HeaderValue) -> Option<ClientCredentials> {
+    let (scheme, encoded) = value.to_str().ok()?.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    // Both parts are form-urlencoded before Base64 (RFC 6749 §2.3.1).
+    let unescape = |text: &str| {
+        form_urlencoded::parse(format!("v={text}").as_bytes())
+            .next()
+            .map(|(_, value)| value.into_owned())
+    };
+    Some(ClientCredentials {
+        client_id: unescape(id)?,
+        secret: Some(unescape(secret)?),
+    })
+}
+
+fn token_response(issued: IssuedTokens) -> Response {
+    let body = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in.as_secs(),
+        "refresh_token": issued.refresh_token,
+        "scope": issued.scope,
+    });
+    (StatusCode::OK, no_store(), Json(body)).into_response()
+}
+
+/// RFC 6749 §5.1: token responses must not be cached.
+fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+fn oauth_error(error: GrantError, used_basic: bool) -> Response {
+    let (status, code) = match &error {
+        GrantError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        GrantError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
+        GrantError::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
+        GrantError::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope"),
+        GrantError::Unsupported => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+        GrantError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "slow_down"),
+        GrantError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        GrantError::Internal(reason) => {
+            tracing::error!(%reason, "token request failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    };
+    let description = match &error {
+        GrantError::Internal(_) => "internal error".to_string(),
+        other => other.to_string(),
+    };
+    let mut response = (
+        status,
+        no_store(),
+        Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    match error {
+        GrantError::Throttled(wait) => {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
+        GrantError::InvalidClient if used_basic => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"boardcast\""),
+            );
+        }
+        _ => {}
+    }
+    response
+}
+
+/// RFC 7009: always 200, whether or not the token existed, so it reveals nothing.
+async fn revoke(
+    State(auth): State<Authenticator>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let form = match parse_form(&headers, body) {
+        Ok(form) => form,
+        Err(error) => return oauth_error(error, false),
+    };
+    let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
+        return oauth_error(GrantError::InvalidRequest("token is missing".into()), false);
+    };
+    let now = millis(std::time::SystemTime::now());
+    match auth.tokens.revoke(token, now).await {
+        Ok(()) => (StatusCode::OK, no_store()).into_response(),
+        Err(error) => oauth_error(error.into(), false),
+    }
+}

@@ -1,0 +1,22 @@
+//! boardcast: a teacher's laptop or phone steers a classroom's digital board. This crate is
+//! one stateless API node; several share a database and serve any client interchangeably.
+#![forbid(unsafe_code)]
+
+/// Logins, OAuth2 grants and tokens.
+pub mod auth;
+/// The admin command line (`boardcast serve`, `user`, `client`, ...).
+pub mod cli;
+/// Settings from defaults, file and environment.
+pub mod config;
+/// Who a person is and what they may do (LDAP or builtin accounts).
+pub mod directory;
+/// Routes, layers and handlers.
+pub mod http;
+/// Wiring a node together and serving it.
+pub mod startup;
+/// What handlers share.
+pub mod state;
+/// All SQL, one layer for SQLite and PostgreSQL.
+pub mod store;
+/// Log setup.
+pub mod telemetry;

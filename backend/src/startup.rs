@@ -1,0 +1,106 @@
+//! Builds a node from its settings and serves it: bind first (port 0 allowed, so tests need
+//! no sleeps), then run until the shutdown future resolves, draining requests in flight.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::{
+    auth::{Authenticator, LoginThrottle, Registrar, TokenService},
+    config::Settings,
+    directory::{BuiltinDirectory, Directory},
+    http,
+    state::AppState,
+    store::{millis, Store},
+};
+
+/// How often expired tokens are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// A node, bound and migrated, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the store (applying migrations), picks the directory and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.database_url()).await?;
+        store.migrate().await?;
+        let directory: Arc<dyn Directory> = match &settings.ldap {
+            Some(_ldap) => anyhow::bail!("ldap is not available yet"),
+            None => Arc::new(BuiltinDirectory::new(store.clone())),
+        };
+        let auth = Authenticator {
+            store: store.clone(),
+            directory,
+            registrar: Registrar::new(store.clone()),
+            tokens: TokenService::new(store.clone(), &settings.auth),
+            throttle: LoginThrottle::new(store.clone(), &settings.auth),
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let state = AppState {
+            settings: Arc::new(settings),
+            store,
+            auth,
+        };
+        let router = http::router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` resolves, then finishes requests in flight and closes the pool.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let store = self.state.store.clone();
+        let purge = tokio::spawn(purge_expired_tokens(store.clone()));
+        tracing::info!(
+            node = %self.state.settings.node_id,
+            address = %self.listener.local_addr()?,
+            "serving"
+        );
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        purge.abort();
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(served?)
+    }
+}
+
+async fn purge_expired_tokens(store: Store) {
+    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        ticks.tick().await;
+        match store
+            .purge_expired_tokens(millis(std::time::SystemTime::now()))
+            .await
+        {
+            Ok(removed) => tracing::debug!(removed, "expired tokens purged"),
+            Err(error) => tracing::warn!(%error, "purging expired tokens failed"),
+        }
+    }
+}

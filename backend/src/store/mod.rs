@@ -1,0 +1,173 @@
+//! All SQL lives here: one query layer over SQLite (embedded default) and PostgreSQL (clusters).
+//!
+//! Queries go through sqlx's `Any` driver and use only what both engines share: text ids,
+//! integer millisecond times, `$n` parameters, `on conflict` and `returning`. So every rule
+//! is written once, and the same test suite runs on both engines.
+
+mod clients;
+mod login_failures;
+mod tokens;
+mod users;
+
+pub use clients::ClientRow;
+pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};
+pub use users::{NewUser, UserRow};
+
+use std::time::Duration;
+
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    AnyPool, ConnectOptions, Executor,
+};
+
+use crate::config::DatabaseUrl;
+
+/// Why a store call failed. `NotFound` → 404, `Conflict` → 409, `Unavailable` → fast 503,
+/// `Other` → 500 with details only in the log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflicts with existing data ({constraint})")]
+    Conflict { constraint: String },
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict {
+                constraint: constraint_name(db.constraint(), db.message()),
+            },
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => Self::Unavailable(error.to_string()),
+            _ => Self::Other(error.to_string()),
+        }
+    }
+}
+
+/// The violated constraint's name, the same on both engines. PostgreSQL names it; SQLite only
+/// says "UNIQUE constraint failed: users.username", which by our naming rule
+/// (`<table>_<column>_key`, see migrations/README.md) is `users_username_key`.
+fn constraint_name(named: Option<&str>, message: &str) -> String {
+    if let Some(name) = named {
+        return name.to_string();
+    }
+    message
+        .rsplit_once("failed: ")
+        .map(|(_, columns)| format!("{}_key", columns.replace(['.', ','], "_").replace(' ', "")))
+        .unwrap_or_else(|| "unique".to_string())
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which engine a store talks to; a few statements (pragmas) differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The database of a node: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+impl Store {
+    /// Opens a pool. SQLite runs in WAL mode with a busy timeout so the node's own tasks
+    /// never see "database is locked".
+    pub async fn connect(url: &DatabaseUrl) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.is_sqlite() {
+            Engine::Sqlite
+        } else {
+            Engine::Postgres
+        };
+        if engine == Engine::Sqlite {
+            create_sqlite_parent_dir(url.expose())?;
+        }
+        let options = url
+            .expose()
+            .parse::<AnyConnectOptions>()
+            .map_err(|e| StoreError::Other(format!("bad database_url: {e}")))?
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let pool = AnyPoolOptions::new()
+            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(3))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        conn.execute("pragma journal_mode = wal; pragma busy_timeout = 5000; pragma foreign_keys = on;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, engine })
+    }
+
+    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock meanwhile, so
+    /// nodes starting together against one database do not race.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let migrator = match self.engine {
+            Engine::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Engine::Postgres => sqlx::migrate!("../migrations/postgres"),
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    /// Cheap round trip for `/readyz`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Closes the pool, waiting for running queries (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_sqlite_parent_dir(url: &str) -> StoreResult<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Other(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch: the one time format stored.
+pub fn millis(time: std::time::SystemTime) -> i64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,135 @@
+//! People who can log in: builtin accounts (with a password hash) and directory users
+//! (recorded at their first login so they keep one stable id).
+
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use super::{Store, StoreResult};
+use crate::directory::Identity;
+
+/// A user as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub roles: String,
+    pub source: String,
+    pub created_at: i64,
+}
+
+/// A builtin account to create; `password_hash` is already an argon2 PHC string.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub roles: String,
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, password_hash, roles, source, created_at";
+
+impl Store {
+    /// Creates a builtin account; an existing username is a `Conflict`.
+    pub async fn create_user(&self, user: NewUser, now: i64) -> StoreResult<UserRow> {
+        let sql = format!(
+            "insert into users ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, 'builtin', $6) returning {USER_COLUMNS}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(Uuid::new_v4().to_string())
+            .bind(user.username)
+            .bind(user.display_name)
+            .bind(user.password_hash)
+            .bind(user.roles)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn find_user(&self, username: &str) -> StoreResult<Option<UserRow>> {
+        let sql = format!("select {USER_COLUMNS} from users where username = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn list_users(&self) -> StoreResult<Vec<UserRow>> {
+        let sql = format!("select {USER_COLUMNS} from users order by username");
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
+    /// Counts builtin accounts, to decide whether to create the first one.
+    pub async fn count_builtin_users(&self) -> StoreResult<i64> {
+        let (count,): (i64,) =
+            sqlx::query_as("select count(*) from users where source = 'builtin'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
+    /// Replaces a builtin account's password hash and revokes its tokens, so a changed
+    /// password logs out every device.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "update users set password_hash = $1 where username = $2 and source = 'builtin'",
+        )
+        .bind(password_hash)
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(super::StoreError::NotFound);
+        }
+        sqlx::query(
+            "update token_families set revoked_at = $1 where revoked_at is null and user_id = (select id from users where username = $2)",
+        )
+        .bind(now)
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes an account with all its tokens.
+    pub async fn remove_user(&self, username: &str) -> StoreResult<()> {
+        let deleted = sqlx::query("delete from users where username = $1")
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(super::StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Records a directory user at login, refreshing name and roles, and returns the stored
+    /// row. One statement, so two nodes seeing a first login at once agree on the id.
+    pub async fn upsert_directory_user(
+        &self,
+        identity: &Identity,
+        now: i64,
+    ) -> StoreResult<UserRow> {
+        let sql = format!(
+            "insert into users ({USER_COLUMNS}) values ($1, $2, $3, null, $4, 'ldap', $5) \
+             on conflict (username) do update set display_name = excluded.display_name, roles = excluded.roles \
+             returning {USER_COLUMNS}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(Uuid::new_v4().to_string())
+            .bind(&identity.username)
+            .bind(&identity.display_name)
+            .bind(identity.roles.to_stored())
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}

@@ -1,0 +1,35 @@
+//! Liveness, readiness and shutdown as a load balancer and an operator see them.
+
+use crate::helpers::{Engine, TestApp};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_when_the_database_does() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(ready.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn unknown_api_paths_get_a_json_404() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let response = app
+        .client
+        .get(app.url("/api/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+}
+
+#[tokio::test]
+async fn a_stopped_node_finishes_cleanly_and_stops_listening() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let address = app.address;
+    app.stop().await;
+    assert!(tokio::net::TcpStream::connect(address).await.is_err());
+}

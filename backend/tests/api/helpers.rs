@@ -1,0 +1,197 @@
+//! Real boardcast nodes for tests: each on a random loopback port, over a fresh SQLite file or
+//! a fresh database on the private PostgreSQL, stopped when the `TestApp` is dropped.
+
+use std::{net::SocketAddr, time::SystemTime};
+
+use boardcast::{
+    auth::password::hash_password,
+    config::{DatabaseUrl, Settings},
+    startup::Application,
+    store::{millis, NewUser, Store},
+};
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// Which database engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that one or more nodes can share.
+pub struct TestDatabase {
+    pub url: String,
+    /// Holds the SQLite file.
+    _dir: TempDir,
+}
+
+impl TestDatabase {
+    pub async fn new(engine: Engine) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match engine {
+            Engine::Sqlite => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("boardcast.db").display()
+            ),
+            Engine::Postgres => crate::postgres::fresh_database().await,
+        };
+        Self { url, _dir: dir }
+    }
+
+    /// A store on this database, migrated.
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&DatabaseUrl::new(&self.url)).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+}
+
+/// One running node.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub store: Store,
+    _data_dir: TempDir,
+    _database: Option<TestDatabase>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// A node on its own fresh database.
+    pub async fn spawn(engine: Engine) -> Self {
+        Self::spawn_with(engine, |_| {}).await
+    }
+
+    pub async fn spawn_with(engine: Engine, customize: impl FnOnce(&mut Settings)) -> Self {
+        let database = TestDatabase::new(engine).await;
+        let mut app = Self::spawn_on(&database.url, customize).await;
+        app._database = Some(database);
+        app
+    }
+
+    /// A node on a database shared with other nodes.
+    pub async fn spawn_on(database_url: &str, customize: impl FnOnce(&mut Settings)) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::from_sources(None, Vec::new()).unwrap();
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        settings.data_dir = data_dir.path().to_path_buf();
+        settings.database_url = Some(DatabaseUrl::new(database_url));
+        settings.web.static_dir = None;
+        customize(&mut settings);
+        let app = Application::build(settings).await.unwrap();
+        let address = app.local_addr().unwrap();
+        let store = app.store().clone();
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run(async {
+            let _ = signal.await;
+        }));
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        Self {
+            address,
+            client,
+            store,
+            _data_dir: data_dir,
+            _database: None,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Creates a builtin account.
+    pub async fn add_user(&self, username: &str, password: &str, roles: &str) {
+        let user = NewUser {
+            username: username.into(),
+            display_name: format!("{username} display"),
+            password_hash: hash_password(password.into()).await.unwrap(),
+            roles: roles.into(),
+        };
+        self.store
+            .create_user(user, millis(SystemTime::now()))
+            .await
+            .unwrap();
+    }
+
+    /// `POST /oauth/token` with the password grant for the `web` client.
+    pub async fn password_grant(&self, username: &str, password: &str) -> reqwest::Response {
+        self.token_request(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("client_id", "web"),
+        ])
+        .await
+    }
+
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url("/oauth/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs in and returns the token response body.
+    pub async fn login(&self, username: &str, password: &str) -> serde_json::Value {
+        let response = self.password_grant(username, password).await;
+        assert_eq!(response.status(), 200, "login of {username} failed");
+        response.json().await.unwrap()
+    }
+
+    /// `GET /api/me` with a bearer token.
+    pub async fn me(&self, access_token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/api/me"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the node gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Runs one async test body on both engines: `both_engines!(name, |engine| async move {..})`.
+#[macro_export]
+macro_rules! both_engines {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                ($body)($crate::helpers::Engine::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                ($body)($crate::helpers::Engine::Postgres).await
+            }
+        }
+    };
+}

@@ -1,0 +1,9 @@
+//! HTTP-level tests against real nodes; one binary, so the crate links once.
+// Fixtures and helpers are test code too: a panic there is a failed test with a location.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod health;
+mod helpers;
+mod oauth;
+mod postgres;
+mod store;

@@ -1,0 +1,161 @@
+//! A private PostgreSQL server for the test binary: started once from Debian's server
+//! binaries in a temp dir on a free loopback port, one fresh database per test.
+//!
+//! The server runs under a watchdog shell that stops it and removes its files when the test
+//! process exits (its stdin pipe closes), so no server outlives the tests.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+
+struct Server {
+    port: u16,
+    /// Never dropped: its open stdin pipe keeps the server alive until the process exits.
+    _watchdog: Mutex<Child>,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+
+fn bin_dir() -> PathBuf {
+    let root = PathBuf::from("/usr/lib/postgresql");
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(&root)
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .pop()
+        .filter(|bin| bin.join("initdb").exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "PostgreSQL server binaries not found under {root:?}: apt-get install postgresql"
+            )
+        })
+}
+
+/// Commands run as the `postgres` user when the tests run as root (PostgreSQL refuses root).
+fn as_server_user(program: PathBuf) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn start() -> Server {
+    let bin = bin_dir();
+    let dir = std::env::temp_dir().join(format!("boardcast-pg-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    if is_root() {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown of the PostgreSQL test dir failed");
+    }
+    let data = dir.join("data");
+    let out = as_server_user(bin.join("initdb"))
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "-D",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = free_port();
+    let postgres = bin.join("postgres");
+    let script = format!(
+        "{} -D {} -h 127.0.0.1 -p {port} -k {} -F -c max_connections=300 -c shared_buffers=32MB >{}/log 2>&1 & pid=$!; read _; kill -QUIT $pid; wait $pid; rm -rf {}",
+        postgres.display(),
+        data.display(),
+        dir.display(),
+        dir.display(),
+        dir.display(),
+    );
+    let mut watchdog = if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--", "sh", "-c", &script]);
+        command
+    } else {
+        let mut command = Command::new("sh");
+        command.args(["-c", &script]);
+        command
+    };
+    let watchdog = watchdog.stdin(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "PostgreSQL did not start; see {}/log",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server {
+        port,
+        _watchdog: Mutex::new(watchdog),
+    }
+}
+
+/// A free loopback port: bind port 0 and let go of it.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The URL of a new, empty database on the shared test server.
+pub async fn fresh_database() -> String {
+    let server = SERVER.get_or_init(start);
+    let admin_url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match <sqlx::postgres::PgConnection as sqlx::Connection>::connect(&admin_url).await {
+            Ok(mut conn) => {
+                sqlx::Executor::execute(&mut conn, format!("create database {name}").as_str())
+                    .await
+                    .unwrap();
+                break;
+            }
+            Err(error) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "cannot reach the test PostgreSQL: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    format!("postgres://postgres@127.0.0.1:{}/{name}", server.port)
+}

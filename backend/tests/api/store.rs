@@ -1,0 +1,213 @@
+//! The store suite: the same behaviours on SQLite and PostgreSQL.
+
+use boardcast::{
+    directory::{Identity, Roles},
+    store::{NewTokenPair, NewUser, RotateOutcome, StoreError},
+};
+
+use crate::{both_engines, helpers::TestDatabase};
+
+fn pair(tag: &str, now: i64) -> NewTokenPair {
+    NewTokenPair {
+        access_digest: format!("access-{tag}"),
+        access_expires_at: now + 60_000,
+        refresh_digest: format!("refresh-{tag}"),
+        refresh_expires_at: now + 600_000,
+    }
+}
+
+fn user(name: &str) -> NewUser {
+    NewUser {
+        username: name.into(),
+        display_name: "Jânneke de Vries".into(),
+        password_hash: "hash".into(),
+        roles: "teacher".into(),
+    }
+}
+
+both_engines!(usernames_are_unique, |engine| async move {
+    let database = TestDatabase::new(engine).await;
+    let store = database.store().await;
+    store.create_user(user("jan"), 1).await.unwrap();
+    let again = store.create_user(user("jan"), 2).await.unwrap_err();
+    assert!(
+        matches!(again, StoreError::Conflict { ref constraint } if constraint == "users_username_key"),
+        "{again:?}"
+    );
+    let found = store.find_user("jan").await.unwrap().unwrap();
+    assert_eq!(found.display_name, "Jânneke de Vries");
+    assert_eq!(store.count_builtin_users().await.unwrap(), 1);
+});
+
+both_engines!(
+    directory_users_keep_one_id_across_logins,
+    |engine| async move {
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let identity = Identity {
+            username: "anna".into(),
+            display_name: "Anna".into(),
+            roles: Roles {
+                teacher: true,
+                admin: false,
+            },
+        };
+        let first = store.upsert_directory_user(&identity, 1).await.unwrap();
+        let promoted = Identity {
+            roles: Roles {
+                teacher: true,
+                admin: true,
+            },
+            ..identity
+        };
+        let second = store.upsert_directory_user(&promoted, 2).await.unwrap();
+        assert_eq!(first.id, second.id);
+        assert_eq!(second.roles, "teacher,admin");
+        assert_eq!(second.source, "ldap");
+    }
+);
+
+both_engines!(access_tokens_expire_and_revoke, |engine| async move {
+    let database = TestDatabase::new(engine).await;
+    let store = database.store().await;
+    let user = store.create_user(user("jan"), 0).await.unwrap();
+    let now = 1_000;
+    let family = store
+        .create_token_family(&user.id, "web", "boardcast", &pair("a", now), now)
+        .await
+        .unwrap();
+    let principal = store
+        .find_access_token("access-a", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(principal.username, "jan");
+    assert_eq!(principal.family_id, family);
+    assert!(store
+        .find_access_token("access-a", now + 60_000)
+        .await
+        .unwrap()
+        .is_none());
+    store.revoke_token("access-a", now).await.unwrap();
+    assert!(store
+        .find_access_token("access-a", now)
+        .await
+        .unwrap()
+        .is_none());
+});
+
+both_engines!(refresh_rotation_is_single_use, |engine| async move {
+    let database = TestDatabase::new(engine).await;
+    let store = database.store().await;
+    let user = store.create_user(user("jan"), 0).await.unwrap();
+    let now = 1_000;
+    store
+        .create_token_family(&user.id, "web", "boardcast", &pair("1", now), now)
+        .await
+        .unwrap();
+    let rotated = store
+        .rotate_refresh_token("refresh-1", "web", &pair("2", now), now)
+        .await
+        .unwrap();
+    assert!(matches!(rotated, RotateOutcome::Rotated(ref p) if p.username == "jan"));
+    assert_eq!(
+        store
+            .rotate_refresh_token("refresh-1", "other-client", &pair("x", now), now)
+            .await
+            .unwrap(),
+        RotateOutcome::Invalid
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token("refresh-1", "web", &pair("3", now), now)
+            .await
+            .unwrap(),
+        RotateOutcome::Reused
+    );
+    // Reuse revoked the family: the pair issued by the rotation is dead too.
+    assert!(store
+        .find_access_token("access-2", now)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store
+            .rotate_refresh_token("refresh-2", "web", &pair("4", now), now)
+            .await
+            .unwrap(),
+        RotateOutcome::Invalid
+    );
+});
+
+both_engines!(login_failures_count_within_a_window, |engine| async move {
+    let database = TestDatabase::new(engine).await;
+    let store = database.store().await;
+    for _ in 0..3 {
+        store
+            .record_login_failure("user:jan", 1_000, 10_000)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .login_failures("user:jan", 5_000, 10_000)
+            .await
+            .unwrap(),
+        (3, 11_000)
+    );
+    assert_eq!(
+        store
+            .login_failures("user:jan", 11_000, 10_000)
+            .await
+            .unwrap()
+            .0,
+        0
+    );
+    store
+        .record_login_failure("user:jan", 12_000, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .login_failures("user:jan", 12_000, 10_000)
+            .await
+            .unwrap(),
+        (1, 22_000)
+    );
+    store.clear_login_failures("user:jan").await.unwrap();
+    assert_eq!(
+        store
+            .login_failures("user:jan", 12_000, 10_000)
+            .await
+            .unwrap()
+            .0,
+        0
+    );
+});
+
+both_engines!(removing_a_user_removes_their_tokens, |engine| async move {
+    let database = TestDatabase::new(engine).await;
+    let store = database.store().await;
+    let user = store.create_user(user("jan"), 0).await.unwrap();
+    store
+        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0), 0)
+        .await
+        .unwrap();
+    store.remove_user("jan").await.unwrap();
+    assert!(store
+        .find_access_token("access-a", 0)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.remove_user("jan").await,
+        Err(StoreError::NotFound)
+    ));
+});
+
+both_engines!(migrating_twice_changes_nothing, |engine| async move {
+    let database = TestDatabase::new(engine).await;
+    let store = database.store().await;
+    store.migrate().await.unwrap();
+    assert!(store.find_client("web").await.unwrap().is_some());
+});

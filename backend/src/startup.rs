@@ -12,8 +12,9 @@ use crate::{
     directory::{BuiltinDirectory, Directory},
     http,
     state::AppState,
-    store::{millis, Store},
+    store::{millis, SessionBackend, Store},
 };
+use tower_sessions::session_store::ExpiredDeletion;
 
 /// How often expired tokens are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -49,7 +50,10 @@ impl Application {
             store,
             auth,
         };
-        let router = http::router(state.clone());
+        let sessions =
+            SessionBackend::connect(&state.settings.database_url(), state.store.engine()).await?;
+        tokio::spawn(delete_expired_sessions(sessions.clone()));
+        let router = http::router(state.clone(), sessions);
         Ok(Self {
             listener,
             router,
@@ -88,6 +92,16 @@ impl Application {
         store.close().await;
         tracing::info!("stopped");
         Ok(served?)
+    }
+}
+
+async fn delete_expired_sessions(sessions: SessionBackend) {
+    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = sessions.delete_expired().await {
+            tracing::warn!(%error, "deleting expired sessions failed");
+        }
     }
 }
 

@@ -101,6 +101,21 @@ impl TokenService {
         })
     }
 
+    /// A new access token for a login that is still live (the web session's way to get one
+    /// after a reload); `None` once the login was revoked.
+    pub async fn issue_access(
+        &self,
+        family_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<(String, Duration)>> {
+        let token = mint();
+        let added = self
+            .store
+            .add_access_token(family_id, &digest(&token), now + millis(self.access_ttl))
+            .await?;
+        Ok(added.map(|_| (token, self.access_ttl)))
+    }
+
     /// Spends a refresh token for a new pair. `None` when the token is not usable; reuse of
     /// a spent token also revokes its family (the store sees to that).
     pub async fn refresh(

@@ -13,12 +13,17 @@ use axum::{
 };
 use base64::Engine as _;
 use serde_json::json;
+use tower_sessions::Session;
 
+use super::session::remember_login;
 use crate::{
     auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens},
     state::AppState,
     store::millis,
 };
+
+/// The public client of the SPA; its logins also get a session cookie.
+const WEB_CLIENT: &str = "web";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,27 +34,37 @@ pub fn router() -> Router<AppState> {
 async fn token(
     State(auth): State<Authenticator>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let used_basic = headers.contains_key(header::AUTHORIZATION);
     match grant(&auth, peer, &headers, body).await {
-        Ok(issued) => token_response(issued),
+        Ok((issued, client_id)) => {
+            if client_id == WEB_CLIENT {
+                if let Err(error) = remember_login(&session, issued.family_id.clone()).await {
+                    return error.into_response();
+                }
+            }
+            token_response(issued)
+        }
         Err(error) => oauth_error(error, used_basic),
     }
 }
 
+/// Runs the grant the form asks for; on success also says which client it was for.
 async fn grant(
     auth: &Authenticator,
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<IssuedTokens, GrantError> {
+) -> Result<(IssuedTokens, String), GrantError> {
     let form = parse_form(headers, body)?;
     let client = client_credentials(headers, &form)?;
+    let client_id = client.client_id.clone();
     let now = millis(std::time::SystemTime::now());
     let field = |name: &str| form.get(name).map(String::as_str);
-    match field("grant_type") {
+    let issued = match field("grant_type") {
         Some("password") => {
             let username = field("username")
                 .ok_or_else(|| GrantError::InvalidRequest("username is missing".into()))?;
@@ -66,7 +81,8 @@ async fn grant(
         }
         Some(_) => Err(GrantError::Unsupported),
         None => Err(GrantError::InvalidRequest("grant_type is missing".into())),
-    }
+    }?;
+    Ok((issued, client_id))
 }
 
 /// Reads an `application/x-www-form-urlencoded` body; a repeated parameter is an error

@@ -6,10 +6,12 @@
 
 mod clients;
 mod login_failures;
+mod sessions;
 mod tokens;
 mod users;
 
 pub use clients::ClientRow;
+pub use sessions::SessionBackend;
 pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};
 pub use users::{NewUser, UserRow};
 

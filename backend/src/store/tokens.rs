@@ -141,6 +141,36 @@ impl Store {
         Ok(RotateOutcome::Rotated(principal))
     }
 
+    /// Adds an access token to a live family (a web session asking for a fresh token) and
+    /// returns its principal; `None` when the family is revoked or gone.
+    pub async fn add_access_token(
+        &self,
+        family_id: &str,
+        access_digest: &str,
+        expires_at: i64,
+    ) -> StoreResult<Option<TokenPrincipal>> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "insert into access_tokens (digest, family_id, expires_at) \
+             select $1, id, $2 from token_families where id = $3 and revoked_at is null",
+        )
+        .bind(access_digest)
+        .bind(expires_at)
+        .bind(family_id)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let sql = format!("{PRINCIPAL_SELECT} where a.digest = $1");
+        let principal = sqlx::query_as(&sql)
+            .bind(access_digest)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(principal))
+    }
+
     /// Revokes a token by digest (RFC 7009): an access token alone, or for a refresh token its
     /// whole family. Unknown digests are not an error.
     pub async fn revoke_token(&self, digest: &str, now: i64) -> StoreResult<()> {

@@ -6,4 +6,5 @@ mod health;
 mod helpers;
 mod oauth;
 mod postgres;
+mod session;
 mod store;

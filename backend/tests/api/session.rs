@@ -1,0 +1,127 @@
+//! The web client's session cookie: a reloaded page gets a fresh token on any node, logout
+//! ends the login, and other sites cannot use the cookie.
+
+use serde_json::Value;
+
+use crate::helpers::{Engine, TestApp, TestDatabase};
+
+const SPA: &str = "http://spa.school.test";
+
+fn trust_spa(settings: &mut boardcast::config::Settings) {
+    settings.web.allowed_origins = vec![SPA.to_string()];
+}
+
+async fn session_token(app: &TestApp, origin: Option<&str>) -> reqwest::Response {
+    let mut request = app.client.post(app.url("/api/session/token"));
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn web_login_sets_an_http_only_session_cookie() {
+    let app = TestApp::spawn_with(Engine::Sqlite, |s| {
+        trust_spa(s);
+        s.web.cookie_domain = ".school.test".into();
+    })
+    .await;
+    app.add_user("jan", "pw", "teacher").await;
+    let response = app.password_grant("jan", "pw").await;
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("boardcast_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("Domain=school.test") || cookie.contains("Domain=.school.test"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn session_gives_a_fresh_access_token_on_another_node() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let a = TestApp::spawn_on(&database.url, trust_spa).await;
+    let b = TestApp::spawn_on(&database.url, trust_spa).await;
+    a.add_user("jan", "pw", "teacher").await;
+    a.login("jan", "pw").await;
+    // The same browser (cookie jar) now talks to node B.
+    let mut on_b = b;
+    on_b.client = a.client.clone();
+    let response = session_token(&on_b, Some(SPA)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    let me = on_b.me(body["access_token"].as_str().unwrap()).await;
+    assert_eq!(me.status(), 200);
+}
+
+#[tokio::test]
+async fn session_endpoints_refuse_foreign_or_missing_origins() {
+    let app = TestApp::spawn_with(Engine::Sqlite, trust_spa).await;
+    app.add_user("jan", "pw", "teacher").await;
+    app.login("jan", "pw").await;
+    assert_eq!(session_token(&app, None).await.status(), 403);
+    let evil = session_token(&app, Some("http://evil.test")).await;
+    assert_eq!(evil.status(), 403);
+    let body: Value = evil.json().await.unwrap();
+    assert_eq!(body["error"], "forbidden");
+    let logout = app
+        .client
+        .delete(app.url("/api/session"))
+        .header("origin", "http://evil.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 403);
+    assert_eq!(session_token(&app, Some(SPA)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_its_tokens() {
+    let app = TestApp::spawn_with(Engine::Sqlite, trust_spa).await;
+    app.add_user("jan", "pw", "teacher").await;
+    let tokens = app.login("jan", "pw").await;
+    let logout = app
+        .client
+        .delete(app.url("/api/session"))
+        .header("origin", SPA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    assert_eq!(session_token(&app, Some(SPA)).await.status(), 401);
+    assert_eq!(
+        app.me(tokens["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn without_a_session_no_token_is_given() {
+    let app = TestApp::spawn_with(Engine::Sqlite, trust_spa).await;
+    let response = session_token(&app, Some(SPA)).await;
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn revoked_login_ends_its_session() {
+    let app = TestApp::spawn_with(Engine::Sqlite, trust_spa).await;
+    app.add_user("jan", "pw", "teacher").await;
+    let tokens = app.login("jan", "pw").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    app.client
+        .post(app.url("/oauth/revoke"))
+        .form(&[("token", refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session_token(&app, Some(SPA)).await.status(), 401);
+}

@@ -12,6 +12,8 @@ pub mod config;
 pub mod directory;
 /// Routes, layers and handlers.
 pub mod http;
+/// Prometheus counters and histograms.
+pub mod metrics;
 /// Wiring a node together and serving it.
 pub mod startup;
 /// What handlers share.

@@ -11,6 +11,7 @@ use crate::{
     config::Settings,
     directory::{BuiltinDirectory, Directory},
     http,
+    metrics::Metrics,
     state::AppState,
     store::{millis, SessionBackend, Store},
 };
@@ -35,12 +36,14 @@ impl Application {
             Some(_ldap) => anyhow::bail!("ldap is not available yet"),
             None => Arc::new(BuiltinDirectory::new(store.clone())),
         };
+        let metrics = Metrics::default();
         let auth = Authenticator {
             store: store.clone(),
             directory,
             registrar: Registrar::new(store.clone()),
             tokens: TokenService::new(store.clone(), &settings.auth),
             throttle: LoginThrottle::new(store.clone(), &settings.auth),
+            metrics: metrics.clone(),
         };
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -49,6 +52,7 @@ impl Application {
             settings: Arc::new(settings),
             store,
             auth,
+            metrics,
         };
         let sessions =
             SessionBackend::connect(&state.settings.database_url(), state.store.engine()).await?;

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use crate::{auth::Authenticator, config::Settings, store::Store};
+use crate::{auth::Authenticator, config::Settings, metrics::Metrics, store::Store};
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub auth: Authenticator,
+    pub metrics: Metrics,
 }
 
 impl FromRef<AppState> for Store {

@@ -16,6 +16,7 @@ use oxide_auth::primitives::scope::Scope;
 
 use crate::{
     directory::{Directory, DirectoryError},
+    metrics::{LoginOutcome, Metrics},
     store::{Store, StoreError},
 };
 
@@ -75,6 +76,7 @@ pub struct Authenticator {
     pub registrar: Registrar,
     pub tokens: TokenService,
     pub throttle: LoginThrottle,
+    pub metrics: Metrics,
 }
 
 impl Authenticator {
@@ -103,12 +105,17 @@ impl Authenticator {
         }
         if let Err(throttled) = self.throttle.check(username, address, now).await? {
             tracing::info!(retry_after = ?throttled.retry_after, "login throttled");
+            self.metrics.record_login(LoginOutcome::throttled);
             return Err(GrantError::Throttled(throttled.retry_after));
         }
-        let identity = match self.directory.authenticate(username, password).await {
+        let started = std::time::Instant::now();
+        let checked = self.directory.authenticate(username, password).await;
+        self.metrics.record_directory_call(started.elapsed());
+        let identity = match checked {
             Ok(identity) => identity,
             Err(DirectoryError::InvalidCredentials) => {
                 tracing::info!("login refused: wrong username or password");
+                self.metrics.record_login(LoginOutcome::invalid_credentials);
                 self.throttle.record_failure(username, address, now).await?;
                 return Err(GrantError::InvalidGrant(
                     "wrong username or password".into(),
@@ -116,14 +123,20 @@ impl Authenticator {
             }
             Err(DirectoryError::Unreachable(reason)) => {
                 tracing::warn!(%reason, "login impossible: directory unreachable");
+                self.metrics
+                    .record_login(LoginOutcome::directory_unavailable);
                 return Err(GrantError::Unavailable(
                     "the school directory cannot be reached; try again shortly".into(),
                 ));
             }
-            Err(DirectoryError::Other(reason)) => return Err(GrantError::Internal(reason)),
+            Err(DirectoryError::Other(reason)) => {
+                self.metrics.record_login(LoginOutcome::error);
+                return Err(GrantError::Internal(reason));
+            }
         };
         if identity.roles.is_empty() {
             tracing::info!("login refused: neither teacher nor admin");
+            self.metrics.record_login(LoginOutcome::no_role);
             return Err(GrantError::InvalidGrant(
                 "this account is neither a teacher nor an admin".into(),
             ));
@@ -135,6 +148,7 @@ impl Authenticator {
             .issue(&user.id, &client.client_id, &scope.to_string(), now)
             .await?;
         tracing::info!(user.id = %user.id, "login succeeded");
+        self.metrics.record_login(LoginOutcome::success);
         Ok(issued)
     }
 

@@ -1,7 +1,14 @@
 //! Liveness and readiness for load balancers: `/healthz` says the process runs, `/readyz`
-//! says it can do useful work (its database answers), so traffic moves away when it cannot.
+//! says it can do useful work (its database answers), so traffic moves away when it cannot;
+//! `/metrics` is the Prometheus text.
 
-use axum::{extract::State, http::StatusCode, routing::get, Router};
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::IntoResponse,
+    routing::get,
+    Router,
+};
 
 use crate::{state::AppState, store::Store};
 
@@ -9,6 +16,18 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let text = state.metrics.render(state.auth.directory.breaker_state());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
 }
 
 async fn healthz() -> &'static str {

@@ -11,11 +11,14 @@ mod session;
 pub use error::ApiError;
 pub use extract::CurrentUser;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::{
-    extract::{DefaultBodyLimit, MatchedPath},
+    body::Body,
+    extract::{DefaultBodyLimit, MatchedPath, State},
     http::{header, HeaderName, HeaderValue, Method, Request, Uri},
+    middleware::{self, Next},
+    response::Response,
     Router,
 };
 use tower_http::{
@@ -55,12 +58,40 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
         app = app.fallback_service(ServeDir::new(dir).not_found_service(index));
     }
     let cors = cors_layer(&state.settings.web.allowed_origins);
-    app.layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(cors)
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .with_state(state)
+    app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        record_metrics,
+    ))
+    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .layer(cors)
+    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    .layer(TraceLayer::new_for_http().make_span_with(request_span))
+    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    .with_state(state)
+}
+
+/// Counts each request and its latency under its matched route (unmatched paths share one
+/// label, so scanners cannot grow the series without bound).
+async fn record_metrics(
+    State(state): State<AppState>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let response = next.run(request).await;
+    state.metrics.record_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 async fn api_not_found(uri: Uri) -> ApiError {

@@ -33,3 +33,36 @@ async fn a_stopped_node_finishes_cleanly_and_stops_listening() {
     app.stop().await;
     assert!(tokio::net::TcpStream::connect(address).await.is_err());
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_login_outcomes() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    app.add_user("jan", "pw", "teacher").await;
+    app.password_grant("jan", "wrong").await;
+    app.login("jan", "pw").await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(r#"boardcast_logins_total{outcome="success"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"boardcast_logins_total{outcome="invalid_credentials"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"boardcast_http_requests_total{method="POST",route="/oauth/token",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("boardcast_directory_duration_seconds_count 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("boardcast_directory_breaker_state 0"),
+        "{text}"
+    );
+}

@@ -1,0 +1,187 @@
+//! Benchmarks of a boardcast node against baselines measured in the same run on the same
+//! machine (see BENCHMARKS.md): token-authenticated `GET /api/me` vs a bare axum handler, and
+//! the idle memory of a freshly started node. The load generator shares the cores with the
+//! servers, so absolute figures understate a dedicated server; the ratios are the point.
+//!
+//! `cargo bench -p boardcast --bench api` (`BENCH_SECONDS` sets the length of each run).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod load;
+
+use std::{net::SocketAddr, process::Stdio, time::Duration};
+
+use axum::{routing::get, Json, Router};
+use boardcast::{
+    auth::password::hash_password,
+    config::{DatabaseUrl, Settings},
+    startup::Application,
+    store::NewUser,
+};
+
+const CONCURRENCY: usize = 32;
+
+fn seconds() -> Duration {
+    let secs = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    Duration::from_secs(secs)
+}
+
+#[tokio::main]
+async fn main() {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!("boardcast benchmarks on {cores} cores (load generator on the same cores)\n");
+    me_vs_bare_axum().await;
+    idle_rss().await;
+}
+
+/// Authenticated `GET /api/me` (cached token check + JSON) vs a handler returning the same
+/// JSON with no authentication at all.
+async fn me_vs_bare_axum() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::from_sources(None, Vec::new()).unwrap();
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.data_dir = dir.path().to_path_buf();
+    settings.database_url = Some(DatabaseUrl::new(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    )));
+    settings.web.static_dir = None;
+    let app = Application::build(settings).await.unwrap();
+    let address = app.local_addr().unwrap();
+    let store = app.store().clone();
+    tokio::spawn(app.run(std::future::pending()));
+    let user = NewUser {
+        username: "bench".into(),
+        display_name: "Bench Teacher".into(),
+        password_hash: hash_password("pw".into()).await.unwrap(),
+        roles: "teacher".into(),
+    };
+    store.create_user(user, 0).await.unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let tokens: serde_json::Value = client
+        .post(format!("http://{address}/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "bench"),
+            ("password", "pw"),
+            ("client_id", "web"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_string();
+
+    let bare = bare_axum().await;
+    let bare_report = get_load(&client, format!("http://{bare}/api/me"), None).await;
+    let me_report = get_load(&client, format!("http://{address}/api/me"), Some(token)).await;
+    println!(
+        "GET /api/me, {CONCURRENCY} connections, {} s each",
+        seconds().as_secs()
+    );
+    println!("  bare axum handler       {}", bare_report.summary());
+    println!("  boardcast (Bearer)      {}", me_report.summary());
+    println!(
+        "  ratio boardcast / bare  {:.2}x  (goal >= 0.6x)\n",
+        me_report.per_second() / bare_report.per_second()
+    );
+}
+
+async fn get_load(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<String>,
+) -> load::LoadReport {
+    let client = client.clone();
+    load::run(CONCURRENCY, seconds(), move |_| {
+        let client = client.clone();
+        let url = url.clone();
+        let token = token.clone();
+        async move {
+            let mut request = client.get(&url);
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            match request.send().await {
+                Ok(response) => response.status() == 200 && response.bytes().await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await
+}
+
+/// The baseline: axum on the same runtime, answering what `/api/me` answers.
+async fn bare_axum() -> SocketAddr {
+    let router = Router::new().route(
+        "/api/me",
+        get(|| async {
+            Json(serde_json::json!({
+                "id": "5f0c7a9e-2b1d-4c4e-9d4f-6a1b2c3d4e5f",
+                "username": "bench",
+                "display_name": "Bench Teacher",
+                "roles": ["teacher"],
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
+/// Starts the real binary on the embedded default and reads its resident memory once it is
+/// ready and has settled.
+async fn idle_rss() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_boardcast"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("BOARDCAST_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    for _ in 0..200 {
+        if client
+            .get(&ready)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = child.id().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    println!(
+        "idle RSS of `boardcast serve` (SQLite, builtin directory): {:.1} MiB  (goal <= 30 MiB)",
+        rss_kib as f64 / 1024.0
+    );
+    child.kill().await.unwrap();
+}

@@ -26,6 +26,8 @@ use crate::{
 pub enum GrantError {
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("the request body is too large")]
+    TooLarge,
     #[error("client authentication failed")]
     InvalidClient,
     #[error("{0}")]

@@ -104,7 +104,13 @@ fn parse_form(
             "the body must be application/x-www-form-urlencoded".into(),
         ));
     }
-    let body = body.map_err(|_| GrantError::InvalidRequest("the body could not be read".into()))?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            GrantError::TooLarge
+        } else {
+            GrantError::InvalidRequest("the body could not be read".into())
+        }
+    })?;
     let mut form = HashMap::new();
     for (name, value) in form_urlencoded::parse(&body) {
         if form.insert(name.to_string(), value.into_owned()).is_some() {
@@ -197,6 +203,7 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
 fn oauth_error(error: GrantError, used_basic: bool) -> Response {
     let (status, code) = match &error {
         GrantError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        GrantError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
         GrantError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
         GrantError::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
         GrantError::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope"),

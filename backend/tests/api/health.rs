@@ -66,3 +66,59 @@ async fn metrics_count_requests_and_login_outcomes() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn allowed_origins_get_cors_headers_and_others_do_not() {
+    let app = TestApp::spawn_with(Engine::Sqlite, |s| {
+        s.web.allowed_origins = vec!["http://spa.test".into()]
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let allowed = preflight("http://spa.test").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://spa.test"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let other = preflight("http://evil.test").await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413_and_the_node_stays_up() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let huge = format!(
+        "grant_type=password&client_id=web&username=a&password={}",
+        "x".repeat(200_000)
+    );
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}

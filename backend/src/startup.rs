@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use crate::{
     auth::{Authenticator, LoginThrottle, Registrar, TokenService},
     config::Settings,
-    directory::{BuiltinDirectory, Directory},
+    directory::{BuiltinDirectory, Directory, LdapDirectory},
     http,
     metrics::Metrics,
     state::AppState,
@@ -33,7 +33,7 @@ impl Application {
         let store = Store::connect(&settings.database_url()).await?;
         store.migrate().await?;
         let directory: Arc<dyn Directory> = match &settings.ldap {
-            Some(_ldap) => anyhow::bail!("ldap is not available yet"),
+            Some(ldap) => Arc::new(LdapDirectory::new(ldap)),
             None => Arc::new(BuiltinDirectory::new(store.clone())),
         };
         let metrics = Metrics::default();

@@ -2,10 +2,10 @@
 //! directory or, when none is configured, from the builtin user table.
 
 mod builtin;
-// mod ldap;
+mod ldap;
 
 pub use builtin::BuiltinDirectory;
-// pub use ldap::LdapDirectory;
+pub use ldap::LdapDirectory;
 
 use async_trait::async_trait;
 

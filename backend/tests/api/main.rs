@@ -4,7 +4,10 @@
 
 mod health;
 mod helpers;
+mod ldap_directory;
+mod ldap_login;
 mod oauth;
 mod postgres;
 mod session;
+mod slapd;
 mod store;

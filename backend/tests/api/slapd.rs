@@ -1,0 +1,162 @@
+//! A private slapd for a test: a temp dir, an mdb database loaded from
+//! `tests/fixtures/school.ldif`, a free loopback port; killed when dropped. `pause` and
+//! `resume` freeze the process (SIGSTOP/SIGCONT): it keeps accepting TCP connections but
+//! never answers, which is what a hung directory looks like.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use boardcast::config::{LdapSettings, Secret};
+use tempfile::TempDir;
+
+const SLAPD: &str = "/usr/sbin/slapd";
+const SLAPADD: &str = "/usr/sbin/slapadd";
+
+pub struct Slapd {
+    port: u16,
+    child: Option<Child>,
+    dir: TempDir,
+}
+
+impl Slapd {
+    pub async fn start() -> Self {
+        assert!(
+            Path::new(SLAPD).exists() && Path::new(SLAPADD).exists(),
+            "slapd is not installed: apt-get install slapd ldap-utils"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("db")).unwrap();
+        std::fs::write(dir.path().join("slapd.conf"), config(dir.path())).unwrap();
+        let ldif = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/school.ldif");
+        let out = Command::new(SLAPADD)
+            .arg("-f")
+            .arg(dir.path().join("slapd.conf"))
+            .args(["-l", ldif])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "slapadd failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut slapd = Self {
+            port: crate::postgres::free_port(),
+            child: None,
+            dir,
+        };
+        slapd.spawn().await;
+        slapd
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new(SLAPD)
+            .args([
+                "-d",
+                "0",
+                "-h",
+                &format!("ldap://127.0.0.1:{}/", self.port),
+                "-f",
+            ])
+            .arg(self.dir.path().join("slapd.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "slapd did not start on port {}",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// Settings for boardcast pointing at this server, with a 1 s timeout.
+    pub fn settings(&self) -> LdapSettings {
+        LdapSettings {
+            urls: vec![self.url()],
+            bind_dn: "cn=reader,dc=school,dc=example".into(),
+            bind_password: Secret::new("reader-secret"),
+            user_base: "ou=people,dc=school,dc=example".into(),
+            user_filter: "(&(objectClass=inetOrgPerson)(uid={username}))".into(),
+            display_name_attribute: "cn".into(),
+            teacher_group: "cn=teachers,ou=groups,dc=school,dc=example".into(),
+            admin_group: "cn=admins,ou=groups,dc=school,dc=example".into(),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// Kills the server (as a crash would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("slapd is not running").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.resume();
+        }
+        self.stop();
+    }
+}
+
+fn config(dir: &Path) -> String {
+    format!(
+        "include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+pidfile {dir}/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+maxsize 10485760
+suffix \"dc=school,dc=example\"
+rootdn \"cn=admin,dc=school,dc=example\"
+directory {dir}/db
+access to attrs=userPassword by anonymous auth by * none
+access to * by users read by * none
+",
+        dir = dir.display()
+    )
+}

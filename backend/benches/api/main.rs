@@ -7,6 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod load;
+#[allow(dead_code)]
+#[path = "../../tests/api/postgres.rs"]
+mod postgres;
+#[allow(dead_code)]
+#[path = "../../tests/api/slapd.rs"]
+mod slapd;
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 
@@ -34,23 +40,143 @@ async fn main() {
         .map(|n| n.get())
         .unwrap_or(1);
     println!("boardcast benchmarks on {cores} cores (load generator on the same cores)\n");
+    password_grant_vs_raw_ldap().await;
     me_vs_bare_axum().await;
     idle_rss().await;
+}
+
+/// Password grants through a node on the LDAP directory vs what the same slapd does when a
+/// client performs the two essential LDAP steps of a login itself (search as the service
+/// account, bind as the user), each worker on its own two connections.
+async fn password_grant_vs_raw_ldap() {
+    let slapd = slapd::Slapd::start().await;
+    let ldap_settings = slapd.settings();
+    // Workers keep their connections across requests, as a pool would.
+    let raw_report = raw_ldap_load(&ldap_settings).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = grant_load(node_settings(dir.path()), &ldap_settings).await;
+    let mut on_postgres = node_settings(dir.path());
+    on_postgres.database_url = Some(DatabaseUrl::new(postgres::fresh_durable_database().await));
+    let postgres = grant_load(on_postgres, &ldap_settings).await;
+    println!(
+        "Password grant (LDAP), {CONCURRENCY} concurrent clients, {} s each",
+        seconds().as_secs()
+    );
+    println!("  raw slapd search+bind    {}", raw_report.summary());
+    for (engine, grants) in [("SQLite", sqlite), ("PostgreSQL", postgres)] {
+        println!("  boardcast on {engine:<10}  {}", grants.summary());
+        println!(
+            "  ratio boardcast / raw    {:.2}x  (goal >= 0.5x)",
+            grants.per_second() / raw_report.per_second()
+        );
+    }
+    println!();
+}
+
+/// Password grants of one LDAP teacher against a node built from `settings`.
+async fn grant_load(
+    mut settings: Settings,
+    ldap: &boardcast::config::LdapSettings,
+) -> load::LoadReport {
+    settings.ldap = Some(ldap.clone());
+    settings.auth.max_failures_per_address = u32::MAX;
+    let app = Application::build(settings).await.unwrap();
+    let address = app.local_addr().unwrap();
+    tokio::spawn(app.run(std::future::pending()));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let url = format!("http://{address}/oauth/token");
+    load::run(CONCURRENCY, seconds(), move |_| {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            let form = [
+                ("grant_type", "password"),
+                ("username", "jdevries"),
+                ("password", "jan-pw"),
+                ("client_id", "web"),
+            ];
+            matches!(client.post(&url).form(&form).send().await, Ok(r) if r.status() == 200)
+        }
+    })
+    .await
+}
+
+async fn raw_ldap_load(settings: &boardcast::config::LdapSettings) -> load::LoadReport {
+    let connections: Vec<_> = worker_connections(settings, CONCURRENCY).await;
+    let connections = std::sync::Arc::new(connections);
+    let settings = settings.clone();
+    load::run(CONCURRENCY, seconds(), move |n| {
+        let connections = connections.clone();
+        let settings = settings.clone();
+        async move {
+            let (search, bind) = &connections[n / 1_000_000];
+            let (mut search, mut bind) = (search.clone(), bind.clone());
+            let filter = settings.user_filter.replace("{username}", "jdevries");
+            let Ok(found) = search
+                .search(
+                    &settings.user_base,
+                    ldap3::Scope::Subtree,
+                    &filter,
+                    vec!["cn"],
+                )
+                .await
+                .and_then(ldap3::SearchResult::success)
+            else {
+                return false;
+            };
+            let Some(entry) = found.0.into_iter().next() else {
+                return false;
+            };
+            let dn = ldap3::SearchEntry::construct(entry).dn;
+            matches!(bind.simple_bind(&dn, "jan-pw").await, Ok(r) if r.rc == 0)
+        }
+    })
+    .await
+}
+
+/// For each worker: a search connection bound as the service account and a bind connection.
+async fn worker_connections(
+    settings: &boardcast::config::LdapSettings,
+    n: usize,
+) -> Vec<(ldap3::Ldap, ldap3::Ldap)> {
+    let mut connections = Vec::new();
+    for _ in 0..n {
+        let (driver, mut search) = ldap3::LdapConnAsync::new(&settings.urls[0]).await.unwrap();
+        ldap3::drive!(driver);
+        search
+            .simple_bind(&settings.bind_dn, settings.bind_password.expose())
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        let (driver, bind) = ldap3::LdapConnAsync::new(&settings.urls[0]).await.unwrap();
+        ldap3::drive!(driver);
+        connections.push((search, bind));
+    }
+    connections
+}
+
+fn node_settings(dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::from_sources(None, Vec::new()).unwrap();
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.data_dir = dir.to_path_buf();
+    settings.database_url = Some(DatabaseUrl::new(format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("bench.db").display()
+    )));
+    settings.web.static_dir = None;
+    settings
 }
 
 /// Authenticated `GET /api/me` (cached token check + JSON) vs a handler returning the same
 /// JSON with no authentication at all.
 async fn me_vs_bare_axum() {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::from_sources(None, Vec::new()).unwrap();
-    settings.listen = "127.0.0.1:0".parse().unwrap();
-    settings.data_dir = dir.path().to_path_buf();
-    settings.database_url = Some(DatabaseUrl::new(format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    )));
-    settings.web.static_dir = None;
-    let app = Application::build(settings).await.unwrap();
+    let app = Application::build(node_settings(dir.path())).await.unwrap();
     let address = app.local_addr().unwrap();
     let store = app.store().clone();
     tokio::spawn(app.run(std::future::pending()));

@@ -105,11 +105,14 @@ impl Authenticator {
             // An empty password would be an anonymous LDAP bind: never ask the directory.
             return Err(GrantError::InvalidGrant("the password is empty".into()));
         }
-        if let Err(throttled) = self.throttle.check(username, address, now).await? {
-            tracing::info!(retry_after = ?throttled.retry_after, "login throttled");
-            self.metrics.record_login(LoginOutcome::throttled);
-            return Err(GrantError::Throttled(throttled.retry_after));
-        }
+        let earlier_failures = match self.throttle.check(username, address, now).await? {
+            Ok(failures) => failures,
+            Err(throttled) => {
+                tracing::info!(retry_after = ?throttled.retry_after, "login throttled");
+                self.metrics.record_login(LoginOutcome::throttled);
+                return Err(GrantError::Throttled(throttled.retry_after));
+            }
+        };
         let started = std::time::Instant::now();
         let checked = self.directory.authenticate(username, password).await;
         self.metrics.record_directory_call(started.elapsed());
@@ -143,8 +146,10 @@ impl Authenticator {
                 "this account is neither a teacher nor an admin".into(),
             ));
         }
-        self.throttle.record_success(username).await?;
-        let user = self.store.upsert_directory_user(&identity, now).await?;
+        if earlier_failures > 0 {
+            self.throttle.record_success(username).await?;
+        }
+        let user = self.store.record_identity(&identity, now).await?;
         let issued = self
             .tokens
             .issue(&user.id, &client.client_id, &scope.to_string(), now)

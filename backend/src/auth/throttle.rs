@@ -33,27 +33,33 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(Throttled)` when either the username or the address has used up its failures.
+    /// `Err(Throttled)` when either the username or the address has used up its failures;
+    /// otherwise the username's failures so far.
     pub async fn check(
         &self,
         username: &str,
         address: IpAddr,
         now: i64,
-    ) -> StoreResult<Result<(), Throttled>> {
-        for (key, limit) in [
-            (user_key(username), self.per_user),
-            (address_key(address), self.per_address),
-        ] {
-            let (failures, window_end) =
-                self.store.login_failures(&key, now, self.window_ms).await?;
-            if failures >= limit {
-                let wait_ms = u64::try_from(window_end - now).unwrap_or(0).max(1_000);
-                return Ok(Err(Throttled {
-                    retry_after: Duration::from_millis(wait_ms),
-                }));
-            }
-        }
-        Ok(Ok(()))
+    ) -> StoreResult<Result<i64, Throttled>> {
+        let (user_failures, user_window_end) = self
+            .store
+            .login_failures(&user_key(username), now, self.window_ms)
+            .await?;
+        let (address_failures, address_window_end) = self
+            .store
+            .login_failures(&address_key(address), now, self.window_ms)
+            .await?;
+        let window_end = if user_failures >= self.per_user {
+            user_window_end
+        } else if address_failures >= self.per_address {
+            address_window_end
+        } else {
+            return Ok(Ok(user_failures));
+        };
+        let wait_ms = u64::try_from(window_end - now).unwrap_or(0).max(1_000);
+        Ok(Err(Throttled {
+            retry_after: Duration::from_millis(wait_ms),
+        }))
     }
 
     pub async fn record_failure(

@@ -102,7 +102,10 @@ impl Store {
             .map_err(|e| StoreError::Other(format!("bad database_url: {e}")))?
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
         let pool = AnyPoolOptions::new()
-            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
+            // SQLite has one writer at a time; a single connection queues writers in the pool
+            // instead of in SQLite's sleeping busy handler, and a transaction that reads before
+            // it writes can never fail to upgrade its lock.
+            .max_connections(if engine == Engine::Sqlite { 1 } else { 16 })
             .acquire_timeout(Duration::from_secs(3))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {

@@ -111,6 +111,20 @@ impl Store {
         Ok(())
     }
 
+    /// The stored user for a person the directory vouched for: read-only when nothing changed
+    /// since the last login (the common case), else recorded with the new name and roles.
+    pub async fn record_identity(&self, identity: &Identity, now: i64) -> StoreResult<UserRow> {
+        match self.find_user(&identity.username).await? {
+            Some(user)
+                if user.display_name == identity.display_name
+                    && user.roles == identity.roles.to_stored() =>
+            {
+                Ok(user)
+            }
+            _ => self.upsert_directory_user(identity, now).await,
+        }
+    }
+
     /// Records a directory user at login, refreshing name and roles, and returns the stored
     /// row. One statement, so two nodes seeing a first login at once agree on the id.
     pub async fn upsert_directory_user(

@@ -58,7 +58,8 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn start() -> Server {
+/// `durable` keeps fsync on (benchmarks); tests run with fsync off, for speed.
+fn start(durable: bool) -> Server {
     let bin = bin_dir();
     let dir = std::env::temp_dir().join(format!("boardcast-pg-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -93,10 +94,11 @@ fn start() -> Server {
     let port = free_port();
     let postgres = bin.join("postgres");
     let script = format!(
-        "{} -D {} -h 127.0.0.1 -p {port} -k {} -F -c max_connections=300 -c shared_buffers=32MB >{}/log 2>&1 & pid=$!; read _; kill -QUIT $pid; wait $pid; rm -rf {}",
+        "{} -D {} -h 127.0.0.1 -p {port} -k {} {} -c max_connections=300 -c shared_buffers=32MB >{}/log 2>&1 & pid=$!; read _; kill -QUIT $pid; wait $pid; rm -rf {}",
         postgres.display(),
         data.display(),
         dir.display(),
+        if durable { "" } else { "-F" },
         dir.display(),
         dir.display(),
     );
@@ -136,7 +138,17 @@ pub fn free_port() -> u16 {
 
 /// The URL of a new, empty database on the shared test server.
 pub async fn fresh_database() -> String {
-    let server = SERVER.get_or_init(start);
+    database_on(SERVER.get_or_init(|| start(false))).await
+}
+
+#[allow(dead_code)] // used by the benchmarks only
+/// As [`fresh_database`], on a server that fsyncs like a production one, for benchmarks. The
+/// first call in a process decides which kind of server it gets.
+pub async fn fresh_durable_database() -> String {
+    database_on(SERVER.get_or_init(|| start(true))).await
+}
+
+async fn database_on(server: &Server) -> String {
     let admin_url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     let deadline = Instant::now() + Duration::from_secs(30);

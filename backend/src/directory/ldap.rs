@@ -6,10 +6,12 @@
 //! multiplexed service-account connection, a small pool for user binds), and a circuit
 //! breaker makes logins fail at once while the directory is known to be down, so waiting
 //! logins never pile up. Already-issued tokens do not depend on the directory at all.
+//! Role groups are read whole and cached for a minute (see `roles_of`).
 
 mod breaker;
 
 use std::{
+    collections::HashSet,
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
         Mutex,
@@ -30,8 +32,17 @@ const BREAKER_THRESHOLD: u32 = 3;
 const BREAKER_COOLDOWN: Duration = Duration::from_secs(10);
 /// Idle user-bind connections kept per node.
 const BIND_POOL_SIZE: usize = 8;
+/// How long the member lists of the teacher and admin groups are trusted.
+const GROUP_CACHE_TTL: Duration = Duration::from_secs(60);
 /// LDAP result code for a wrong password (RFC 4511).
 const INVALID_CREDENTIALS: u32 = 49;
+
+/// The members of the two role groups, as last read.
+struct GroupMembers {
+    teachers: HashSet<String>,
+    admins: HashSet<String>,
+    fetched_at: Instant,
+}
 
 /// Logins checked against LDAP.
 pub struct LdapDirectory {
@@ -44,6 +55,7 @@ pub struct LdapDirectory {
     bind_pool: Mutex<Vec<Ldap>>,
     /// The URL that answered last; tried first.
     preferred_url: AtomicUsize,
+    groups: tokio::sync::Mutex<Option<GroupMembers>>,
     breaker: Breaker,
     connections_opened: AtomicU64,
 }
@@ -56,6 +68,7 @@ impl LdapDirectory {
             service: tokio::sync::Mutex::new(None),
             bind_pool: Mutex::new(Vec::new()),
             preferred_url: AtomicUsize::new(0),
+            groups: tokio::sync::Mutex::new(None),
             breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
             connections_opened: AtomicU64::new(0),
         }
@@ -80,10 +93,7 @@ impl LdapDirectory {
     ) -> Result<Identity, DirectoryError> {
         let entry = self.find_user(username, deadline).await?;
         self.bind_as(&entry.dn, password, deadline).await?;
-        let (teacher, admin) = tokio::try_join!(
-            self.is_member(&self.settings.teacher_group, &entry.dn, username, deadline),
-            self.is_member(&self.settings.admin_group, &entry.dn, username, deadline),
-        )?;
+        let roles = self.roles_of(&entry.dn, username, deadline).await?;
         let display_name = entry
             .attrs
             .get(&self.settings.display_name_attribute)
@@ -94,7 +104,7 @@ impl LdapDirectory {
         Ok(Identity {
             username: username.to_string(),
             display_name,
-            roles: Roles { teacher, admin },
+            roles,
         })
     }
 
@@ -130,30 +140,78 @@ impl LdapDirectory {
         }
     }
 
-    async fn is_member(
+    /// Roles from the cached member lists of the two groups, refreshed when older than
+    /// [`GROUP_CACHE_TTL`]. Reading whole groups once a minute instead of two searches per
+    /// login halves the directory's work per login; a membership change takes effect within
+    /// the TTL. A failed refresh keeps the previous lists rather than locking everyone out.
+    async fn roles_of(
         &self,
-        group: &str,
         dn: &str,
         username: &str,
         deadline: Instant,
-    ) -> Result<bool, DirectoryError> {
-        let filter = format!(
-            "(|(member={dn})(uniqueMember={dn})(memberUid={uid}))",
-            dn = ldap_escape(dn),
-            uid = ldap_escape(username)
-        );
-        match self
-            .search(group, Scope::Base, &filter, vec!["1.1"], deadline)
-            .await
-        {
-            Ok((entries, _)) => Ok(!entries.is_empty()),
-            // A group that does not exist has no members.
-            Err(DirectoryError::Other(reason)) => {
-                tracing::warn!(%group, %reason, "group lookup failed");
-                Ok(false)
+    ) -> Result<Roles, DirectoryError> {
+        let mut groups = self.groups.lock().await;
+        let stale = groups
+            .as_ref()
+            .is_none_or(|g| g.fetched_at.elapsed() >= GROUP_CACHE_TTL);
+        if stale {
+            let fetched = tokio::try_join!(
+                self.group_members(&self.settings.teacher_group, deadline),
+                self.group_members(&self.settings.admin_group, deadline),
+            );
+            match (fetched, groups.as_ref()) {
+                (Ok((teachers, admins)), _) => {
+                    *groups = Some(GroupMembers {
+                        teachers,
+                        admins,
+                        fetched_at: Instant::now(),
+                    });
+                }
+                (Err(error), Some(_)) => {
+                    tracing::warn!(%error, "group refresh failed; using the previous member lists")
+                }
+                (Err(error), None) => return Err(error),
             }
-            Err(other) => Err(other),
         }
+        let groups = groups
+            .as_ref()
+            .ok_or_else(|| DirectoryError::Other("no group lists".into()))?;
+        let dn = dn.to_lowercase();
+        let uid = format!("uid:{}", username.to_lowercase());
+        let is_in = |members: &HashSet<String>| members.contains(&dn) || members.contains(&uid);
+        Ok(Roles {
+            teacher: is_in(&groups.teachers),
+            admin: is_in(&groups.admins),
+        })
+    }
+
+    /// Member DNs (lowercased) and `uid:`-prefixed memberUid values of a group; a group that
+    /// does not exist has none.
+    async fn group_members(
+        &self,
+        group: &str,
+        deadline: Instant,
+    ) -> Result<HashSet<String>, DirectoryError> {
+        let attributes = vec!["member", "uniqueMember", "memberUid"];
+        let (entries, _) = self
+            .search(group, Scope::Base, "(objectClass=*)", attributes, deadline)
+            .await?;
+        let mut members = HashSet::new();
+        for entry in entries {
+            for (attribute, values) in SearchEntry::construct(entry).attrs {
+                let prefix = if attribute.eq_ignore_ascii_case("memberUid") {
+                    "uid:"
+                } else {
+                    ""
+                };
+                members.extend(
+                    values
+                        .into_iter()
+                        .map(|v| format!("{prefix}{}", v.to_lowercase())),
+                );
+            }
+        }
+        Ok(members)
     }
 
     /// A search on the shared service connection, reconnecting (and failing over) once if

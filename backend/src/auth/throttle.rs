@@ -41,13 +41,13 @@ impl LoginThrottle {
         address: IpAddr,
         now: i64,
     ) -> StoreResult<Result<i64, Throttled>> {
-        let (user_failures, user_window_end) = self
+        let [(user_failures, user_window_end), (address_failures, address_window_end)] = self
             .store
-            .login_failures(&user_key(username), now, self.window_ms)
-            .await?;
-        let (address_failures, address_window_end) = self
-            .store
-            .login_failures(&address_key(address), now, self.window_ms)
+            .login_failures(
+                [&user_key(username), &address_key(address)],
+                now,
+                self.window_ms,
+            )
             .await?;
         let window_end = if user_failures >= self.per_user {
             user_window_end

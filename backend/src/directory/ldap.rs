@@ -1,88 +1,79 @@
-//! The school's LDAP directory (ldap3): search for the person as the service account, bind as
-//! the entry found with the given password, read roles from group membership.
+//! The school's LDAP directory (ldap3): find the person as the service account, bind as the
+//! entry found with the given password, and read the roles from membership of the teacher
+//! and admin groups, checked by the server on every login (so a removal counts at once).
 //!
-//! Built for a directory that may be slow or down at 8:30: every login is bounded by
-//! `timeout` in total (however many `urls` are tried), connections are kept and reused (one
-//! multiplexed service-account connection, a small pool for user binds), and a circuit
-//! breaker makes logins fail at once while the directory is known to be down, so waiting
-//! logins never pile up. Already-issued tokens do not depend on the directory at all.
-//! Role groups are read whole and cached for a minute (see `roles_of`).
+//! Built for a directory that may be slow or down at 8:30: a login is bounded by `timeout`
+//! in total however many `urls` are tried, connections are kept and reused (see
+//! `connections`), and a circuit breaker makes logins fail at once while the directory is
+//! known to be down, so waiting logins never pile up. Issued tokens never need the directory.
 
 mod breaker;
+mod connections;
 
-use std::{
-    collections::HashSet,
-    sync::{
-        atomic::{AtomicU64, AtomicUsize, Ordering},
-        Mutex,
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ldap3::{ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use ldap3::{Scope, SearchEntry, SearchResult};
 
-use self::breaker::Breaker;
+use self::{breaker::Breaker, connections::Connections};
 use super::{BreakerState, Directory, DirectoryError, Identity, Roles};
 use crate::config::LdapSettings;
 
 /// Consecutive unreachable results that open the breaker.
 const BREAKER_THRESHOLD: u32 = 3;
-/// How long the breaker stays open before one trial login may try again.
+/// How long an open breaker refuses logins before one trial goes to the directory: long
+/// enough to spare a restarting server, short enough that logins resume soon after.
 const BREAKER_COOLDOWN: Duration = Duration::from_secs(10);
-/// Idle user-bind connections kept per node.
-const BIND_POOL_SIZE: usize = 8;
-/// How long the member lists of the teacher and admin groups are trusted.
-const GROUP_CACHE_TTL: Duration = Duration::from_secs(60);
-/// LDAP result code for a wrong password (RFC 4511).
+
+/// LDAP result codes (RFC 4511) that change what a login means.
+const SUCCESS: u32 = 0;
+const SIZE_LIMIT_EXCEEDED: u32 = 4;
+const NO_SUCH_OBJECT: u32 = 32;
 const INVALID_CREDENTIALS: u32 = 49;
+/// The attribute list that asks for no attributes (RFC 4511, 4.5.1.8).
+const NO_ATTRIBUTES: &str = "1.1";
 
-/// The members of the two role groups, as last read.
-struct GroupMembers {
-    teachers: HashSet<String>,
-    admins: HashSet<String>,
-    fetched_at: Instant,
-}
-
-/// Logins checked against LDAP.
+/// Logins checked against LDAP; see the module docs for the guarantees.
 pub struct LdapDirectory {
     settings: LdapSettings,
-    /// The service account's connection; ldap3 multiplexes operations over one socket, so
-    /// every login's searches share it.
-    service: tokio::sync::Mutex<Option<Ldap>>,
-    /// Idle connections for user binds (a bind changes a connection's identity, so they are
-    /// never used for searches).
-    bind_pool: Mutex<Vec<Ldap>>,
-    /// The URL that answered last; tried first.
-    preferred_url: AtomicUsize,
-    groups: tokio::sync::Mutex<Option<GroupMembers>>,
+    /// The attribute `user_filter` compares the username with, to learn its spelling.
+    username_attribute: Option<String>,
+    connections: Connections,
     breaker: Breaker,
-    connections_opened: AtomicU64,
+}
+
+/// The entry a login matched.
+struct Person {
+    dn: String,
+    username: String,
+    display_name: String,
 }
 
 impl LdapDirectory {
+    /// User-bind connections open at most at once (besides the one service connection);
+    /// more simultaneous logins wait their turn within their timeout.
+    pub const MAX_BIND_CONNECTIONS: usize = 16;
+
     /// No network I/O here: connections open on the first login.
     pub fn new(settings: &LdapSettings) -> Self {
         Self {
             settings: settings.clone(),
-            service: tokio::sync::Mutex::new(None),
-            bind_pool: Mutex::new(Vec::new()),
-            preferred_url: AtomicUsize::new(0),
-            groups: tokio::sync::Mutex::new(None),
+            username_attribute: username_attribute(&settings.user_filter),
+            connections: Connections::new(settings, Self::MAX_BIND_CONNECTIONS),
             breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
-            connections_opened: AtomicU64::new(0),
         }
     }
 
-    /// The same directory with another breaker cooldown (tests use a short one).
+    /// The same directory with another breaker cooldown than [`BREAKER_COOLDOWN`] (tests
+    /// use a short one).
     pub fn with_breaker_cooldown(mut self, cooldown: Duration) -> Self {
         self.breaker = Breaker::new(BREAKER_THRESHOLD, cooldown);
         self
     }
 
-    /// TCP connections opened so far: shows that logins reuse them.
+    /// TCP connections opened so far, to show that logins reuse them.
     pub fn connections_opened(&self) -> u64 {
-        self.connections_opened.load(Ordering::Relaxed)
+        self.connections.opened()
     }
 
     async fn login(
@@ -91,275 +82,121 @@ impl LdapDirectory {
         password: &str,
         deadline: Instant,
     ) -> Result<Identity, DirectoryError> {
-        let entry = self.find_user(username, deadline).await?;
-        self.bind_as(&entry.dn, password, deadline).await?;
-        let roles = self.roles_of(&entry.dn, username, deadline).await?;
-        let display_name = entry
-            .attrs
-            .get(&self.settings.display_name_attribute)
-            .and_then(|values| values.first())
-            .filter(|name| !name.is_empty())
-            .cloned()
-            .unwrap_or_else(|| username.to_string());
+        let person = self.find_person(username, deadline).await?;
+        let answer = self
+            .connections
+            .bind(&person.dn, password, deadline)
+            .await?;
+        match answer.rc {
+            SUCCESS => {}
+            INVALID_CREDENTIALS => {
+                tracing::debug!("login refused: the directory rejected the password");
+                return Err(DirectoryError::InvalidCredentials);
+            }
+            _ => return Err(DirectoryError::Other(format!("user bind failed: {answer}"))),
+        }
+        let roles = self.roles_of(&person, deadline).await?;
         Ok(Identity {
-            username: username.to_string(),
-            display_name,
+            username: person.username,
+            display_name: person.display_name,
             roles,
         })
     }
 
-    /// Exactly one entry must match the escaped filter; none or several is a refusal.
-    async fn find_user(
+    /// Exactly one entry must match the filter with the escaped username; none or several
+    /// is a refusal.
+    async fn find_person(
         &self,
         username: &str,
         deadline: Instant,
-    ) -> Result<SearchEntry, DirectoryError> {
+    ) -> Result<Person, DirectoryError> {
         let filter = self
             .settings
             .user_filter
-            .replace("{username}", &ldap_escape(username));
-        let attributes = vec![self.settings.display_name_attribute.as_str()];
-        let (entries, _) = self
-            .search(
-                &self.settings.user_base,
-                Scope::Subtree,
-                &filter,
-                attributes,
-                deadline,
-            )
+            .replace("{username}", &escape_filter_value(username));
+        let mut attributes = vec![self.settings.display_name_attribute.as_str()];
+        attributes.extend(self.username_attribute.as_deref());
+        let base = &self.settings.user_base;
+        // Two entries are enough to know the name is ambiguous.
+        let SearchResult(entries, result) = self
+            .connections
+            .search(base, Scope::Subtree, &filter, &attributes, 2, deadline)
             .await?;
-        match <[_; 1]>::try_from(entries) {
-            Ok([entry]) => Ok(SearchEntry::construct(entry)),
-            Err(entries) => {
-                tracing::debug!(
-                    matches = entries.len(),
-                    "login refused: not exactly one directory entry"
-                );
-                Err(DirectoryError::InvalidCredentials)
+        match result.rc {
+            SUCCESS | SIZE_LIMIT_EXCEEDED => {}
+            NO_SUCH_OBJECT => tracing::warn!(%base, "ldap.user_base does not exist"),
+            _ => {
+                return Err(DirectoryError::Other(format!(
+                    "user search failed: {result}"
+                )))
             }
         }
-    }
-
-    /// Roles from the cached member lists of the two groups, refreshed when older than
-    /// [`GROUP_CACHE_TTL`]. Reading whole groups once a minute instead of two searches per
-    /// login halves the directory's work per login; a membership change takes effect within
-    /// the TTL. A failed refresh keeps the previous lists rather than locking everyone out.
-    async fn roles_of(
-        &self,
-        dn: &str,
-        username: &str,
-        deadline: Instant,
-    ) -> Result<Roles, DirectoryError> {
-        let mut groups = self.groups.lock().await;
-        let stale = groups
-            .as_ref()
-            .is_none_or(|g| g.fetched_at.elapsed() >= GROUP_CACHE_TTL);
-        if stale {
-            let fetched = tokio::try_join!(
-                self.group_members(&self.settings.teacher_group, deadline),
-                self.group_members(&self.settings.admin_group, deadline),
-            );
-            match (fetched, groups.as_ref()) {
-                (Ok((teachers, admins)), _) => {
-                    *groups = Some(GroupMembers {
-                        teachers,
-                        admins,
-                        fetched_at: Instant::now(),
-                    });
-                }
-                (Err(error), Some(_)) => {
-                    tracing::warn!(%error, "group refresh failed; using the previous member lists")
-                }
-                (Err(error), None) => return Err(error),
+        let entries: Vec<_> = entries
+            .into_iter()
+            .filter(|entry| !entry.is_ref() && !entry.is_intermediate())
+            .collect();
+        let entry = match <[_; 1]>::try_from(entries) {
+            Ok([entry]) if result.rc == SUCCESS => SearchEntry::construct(entry),
+            _ => {
+                tracing::debug!("login refused: not exactly one directory entry matches");
+                return Err(DirectoryError::InvalidCredentials);
             }
-        }
-        let groups = groups
-            .as_ref()
-            .ok_or_else(|| DirectoryError::Other("no group lists".into()))?;
-        let dn = dn.to_lowercase();
-        let uid = format!("uid:{}", username.to_lowercase());
-        let is_in = |members: &HashSet<String>| members.contains(&dn) || members.contains(&uid);
-        Ok(Roles {
-            teacher: is_in(&groups.teachers),
-            admin: is_in(&groups.admins),
+        };
+        let username = self
+            .username_attribute
+            .as_deref()
+            .and_then(|attribute| values(&entry, attribute).find(|v| same_name(v, username)))
+            .unwrap_or(username)
+            .to_string();
+        let display_name = values(&entry, &self.settings.display_name_attribute)
+            .find(|name| !name.trim().is_empty())
+            .unwrap_or(username.as_str())
+            .to_string();
+        Ok(Person {
+            dn: entry.dn,
+            username,
+            display_name,
         })
     }
 
-    /// Member DNs (lowercased) and `uid:`-prefixed memberUid values of a group; a group that
-    /// does not exist has none.
-    async fn group_members(
+    /// Asks the server whether each role group lists the person, by DN (`member`,
+    /// `uniqueMember`) or by name (`memberUid`). The server compares DNs by their matching
+    /// rule, and this needs no memberOf overlay; both groups are asked at once.
+    async fn roles_of(&self, person: &Person, deadline: Instant) -> Result<Roles, DirectoryError> {
+        let dn = escape_filter_value(&person.dn);
+        let filter = format!(
+            "(|(member={dn})(uniqueMember={dn})(memberUid={uid}))",
+            uid = escape_filter_value(&person.username)
+        );
+        let (teacher, admin) = tokio::try_join!(
+            self.is_listed_in(&self.settings.teacher_group, &filter, deadline),
+            self.is_listed_in(&self.settings.admin_group, &filter, deadline),
+        )?;
+        Ok(Roles { teacher, admin })
+    }
+
+    /// Whether the group entry matches the membership filter; a missing group has no members.
+    async fn is_listed_in(
         &self,
         group: &str,
-        deadline: Instant,
-    ) -> Result<HashSet<String>, DirectoryError> {
-        let attributes = vec!["member", "uniqueMember", "memberUid"];
-        let (entries, _) = self
-            .search(group, Scope::Base, "(objectClass=*)", attributes, deadline)
-            .await?;
-        let mut members = HashSet::new();
-        for entry in entries {
-            for (attribute, values) in SearchEntry::construct(entry).attrs {
-                let prefix = if attribute.eq_ignore_ascii_case("memberUid") {
-                    "uid:"
-                } else {
-                    ""
-                };
-                members.extend(
-                    values
-                        .into_iter()
-                        .map(|v| format!("{prefix}{}", v.to_lowercase())),
-                );
-            }
-        }
-        Ok(members)
-    }
-
-    /// A search on the shared service connection, reconnecting (and failing over) once if
-    /// the connection turns out to be broken.
-    async fn search(
-        &self,
-        base: &str,
-        scope: Scope,
         filter: &str,
-        attributes: Vec<&str>,
         deadline: Instant,
-    ) -> Result<(Vec<ldap3::ResultEntry>, ldap3::LdapResult), DirectoryError> {
-        for attempt in 0..2 {
-            let mut ldap = self.service_connection(deadline).await?;
-            let result = ldap
-                .with_timeout(remaining(deadline)?)
-                .search(base, scope, filter, attributes.clone())
-                .await
-                .and_then(ldap3::SearchResult::success);
-            match result {
-                Ok(found) => return Ok(found),
-                Err(LdapError::LdapResult { result }) if result.rc == 32 => {
-                    // noSuchObject: the base does not exist.
-                    return Ok((Vec::new(), result));
-                }
-                Err(LdapError::LdapResult { result }) => {
-                    return Err(DirectoryError::Other(format!("search failed: {result}")))
-                }
-                Err(error) => {
-                    tracing::warn!(%error, attempt, "directory connection failed; reconnecting");
-                    *self.service.lock().await = None;
-                }
+    ) -> Result<bool, DirectoryError> {
+        let SearchResult(entries, result) = self
+            .connections
+            .search(group, Scope::Base, filter, &[NO_ATTRIBUTES], 0, deadline)
+            .await?;
+        match result.rc {
+            SUCCESS => Ok(entries.iter().any(|entry| !entry.is_ref())),
+            NO_SUCH_OBJECT => {
+                tracing::warn!(%group, "role group does not exist; nobody gets its role");
+                Ok(false)
             }
-        }
-        Err(DirectoryError::Unreachable(
-            "the directory connection keeps failing".into(),
-        ))
-    }
-
-    /// The shared service-account connection, opened and bound if needed.
-    async fn service_connection(&self, deadline: Instant) -> Result<Ldap, DirectoryError> {
-        let mut service = self.service.lock().await;
-        if let Some(ldap) = service.as_mut() {
-            if !ldap.is_closed() {
-                return Ok(ldap.clone());
-            }
-        }
-        let mut ldap = self.connect(deadline).await?;
-        let bound = ldap
-            .with_timeout(remaining(deadline)?)
-            .simple_bind(&self.settings.bind_dn, self.settings.bind_password.expose())
-            .await
-            .and_then(ldap3::LdapResult::success);
-        if let Err(error) = bound {
-            return Err(match error {
-                LdapError::LdapResult { result } => {
-                    tracing::error!(rc = result.rc, "the service account cannot bind: check ldap.bind_dn and ldap.bind_password");
-                    DirectoryError::Other(format!("service bind refused: {result}"))
-                }
-                other => DirectoryError::Unreachable(other.to_string()),
-            });
-        }
-        *service = Some(ldap.clone());
-        Ok(ldap)
-    }
-
-    /// Binds as the user on a pooled connection; the password is the proof.
-    async fn bind_as(
-        &self,
-        dn: &str,
-        password: &str,
-        deadline: Instant,
-    ) -> Result<(), DirectoryError> {
-        let pooled = self
-            .bind_pool
-            .lock()
-            .ok()
-            .and_then(|mut pool| pool.pop())
-            .filter(|ldap| !ldap.clone().is_closed());
-        let mut ldap = match pooled {
-            Some(ldap) => ldap,
-            None => self.connect(deadline).await?,
-        };
-        let result = ldap
-            .with_timeout(remaining(deadline)?)
-            .simple_bind(dn, password)
-            .await;
-        match result {
-            Ok(result) => {
-                if let Ok(mut pool) = self.bind_pool.lock() {
-                    if pool.len() < BIND_POOL_SIZE {
-                        pool.push(ldap);
-                    }
-                }
-                match result.rc {
-                    0 => Ok(()),
-                    INVALID_CREDENTIALS => Err(DirectoryError::InvalidCredentials),
-                    _ => Err(DirectoryError::Other(format!("user bind failed: {result}"))),
-                }
-            }
-            Err(error) => Err(DirectoryError::Unreachable(error.to_string())),
+            _ => Err(DirectoryError::Other(format!(
+                "group search failed: {result}"
+            ))),
         }
     }
-
-    /// Opens a connection, trying the URLs in order from the one that worked last. Each
-    /// attempt gets an equal share of the time left, so a hanging first server still leaves
-    /// time for the second.
-    async fn connect(&self, deadline: Instant) -> Result<Ldap, DirectoryError> {
-        let urls = &self.settings.urls;
-        let first = self.preferred_url.load(Ordering::Relaxed) % urls.len().max(1);
-        let mut last_error = String::from("no ldap.urls configured");
-        for (tried, index) in (0..urls.len())
-            .map(|i| (first + i) % urls.len())
-            .enumerate()
-        {
-            let left = remaining(deadline)?;
-            let share = left / u32::try_from(urls.len() - tried).unwrap_or(1);
-            let settings = LdapConnSettings::new().set_conn_timeout(share);
-            match tokio::time::timeout(share, LdapConnAsync::with_settings(settings, &urls[index]))
-                .await
-            {
-                Ok(Ok((driver, ldap))) => {
-                    tokio::spawn(async move {
-                        if let Err(error) = driver.drive().await {
-                            tracing::debug!(%error, "directory connection closed");
-                        }
-                    });
-                    self.connections_opened.fetch_add(1, Ordering::Relaxed);
-                    if index != first {
-                        tracing::warn!(url = %urls[index], "failed over to another directory server");
-                    }
-                    self.preferred_url.store(index, Ordering::Relaxed);
-                    return Ok(ldap);
-                }
-                Ok(Err(error)) => last_error = format!("{}: {error}", urls[index]),
-                Err(_) => last_error = format!("{}: connect timed out", urls[index]),
-            }
-            tracing::warn!(reason = %last_error, "directory server unreachable");
-        }
-        Err(DirectoryError::Unreachable(last_error))
-    }
-}
-
-fn remaining(deadline: Instant) -> Result<Duration, DirectoryError> {
-    deadline
-        .checked_duration_since(Instant::now())
-        .filter(|left| !left.is_zero())
-        .ok_or_else(|| DirectoryError::Unreachable("the directory did not answer in time".into()))
 }
 
 #[async_trait]
@@ -369,37 +206,34 @@ impl Directory for LdapDirectory {
         username: &str,
         password: &str,
     ) -> Result<Identity, DirectoryError> {
-        if password.is_empty() {
+        if username.is_empty() || password.is_empty() {
             // A simple bind with an empty password is an anonymous bind: it would "succeed".
+            tracing::debug!("login refused: empty username or password");
             return Err(DirectoryError::InvalidCredentials);
         }
-        if !self.breaker.allow(Instant::now()) {
+        let Some(pass) = self.breaker.admit(Instant::now()) else {
+            tracing::debug!("login refused at once: the directory circuit breaker is open");
             return Err(DirectoryError::Unreachable(
                 "the directory is failing; not trying for a while".into(),
             ));
-        }
-        let deadline = Instant::now() + self.settings.timeout;
-        let result = match tokio::time::timeout(
-            self.settings.timeout,
-            self.login(username, password, deadline),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(DirectoryError::Unreachable(
-                "the directory did not answer in time".into(),
-            )),
         };
+        let deadline = Instant::now() + self.settings.timeout;
+        let login = self.login(username, password, deadline);
+        let result = tokio::time::timeout_at(deadline.into(), login)
+            .await
+            .unwrap_or_else(|_| {
+                Err(DirectoryError::Unreachable(
+                    "the directory did not answer in time".into(),
+                ))
+            });
         match &result {
-            Err(DirectoryError::Unreachable(_)) => {
-                // A hung connection must not be reused by the next login.
-                *self.service.lock().await = None;
-                if let Ok(mut pool) = self.bind_pool.lock() {
-                    pool.clear();
-                }
-                self.breaker.record_failure(Instant::now());
+            Err(DirectoryError::Unreachable(reason)) => {
+                tracing::debug!(%reason, "login failed: directory unreachable");
+                self.connections.reset();
+                pass.failed(Instant::now());
             }
-            _ => self.breaker.record_success(),
+            // Any answer, a refusal included, shows the directory is there.
+            _ => pass.succeeded(),
         }
         result
     }
@@ -409,15 +243,96 @@ impl Directory for LdapDirectory {
     }
 }
 
+/// Escapes a value for an LDAP search filter (RFC 4515), so a username like `*` or
+/// `)(uid=*` matches only itself.
+fn escape_filter_value(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '*' => escaped.push_str("\\2a"),
+            '(' => escaped.push_str("\\28"),
+            ')' => escaped.push_str("\\29"),
+            '\\' => escaped.push_str("\\5c"),
+            '\0' => escaped.push_str("\\00"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+/// The attribute a filter compares `{username}` with by equality (`uid` in
+/// `(&(objectClass=inetOrgPerson)(uid={username}))`); `None` for other kinds of match.
+fn username_attribute(filter: &str) -> Option<String> {
+    let before = &filter[..filter.find("={username}")?];
+    let name = before.rsplit('(').next()?.trim();
+    let is_plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';');
+    is_plain.then(|| name.to_string())
+}
+
+/// The UTF-8 values of an attribute; the server may spell its name in another case.
+fn values<'a>(entry: &'a SearchEntry, attribute: &'a str) -> impl Iterator<Item = &'a str> {
+    entry
+        .attrs
+        .iter()
+        .filter(move |(name, _)| name.eq_ignore_ascii_case(attribute))
+        .flat_map(|(_, values)| values.iter().map(String::as_str))
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn filter_metacharacters_are_escaped() {
-        assert_eq!(ldap_escape("*"), "\\2a");
-        assert_eq!(ldap_escape(")(uid=*"), "\\29\\28uid=\\2a");
-        assert_eq!(ldap_escape("a\\b\0"), "a\\5cb\\00");
-        assert_eq!(ldap_escape("jânneke"), "jânneke");
+    fn a_wildcard_username_is_escaped() {
+        assert_eq!(escape_filter_value("*"), "\\2a");
+        assert_eq!(escape_filter_value("jdev*"), "jdev\\2a");
+    }
+
+    #[test]
+    fn an_injected_filter_is_escaped() {
+        assert_eq!(escape_filter_value(")(uid=*"), "\\29\\28uid=\\2a");
+        assert_eq!(
+            escape_filter_value("*)(|(uid=*"),
+            "\\2a\\29\\28|\\28uid=\\2a"
+        );
+    }
+
+    #[test]
+    fn backslash_and_nul_are_escaped() {
+        assert_eq!(escape_filter_value("a\\b\0c"), "a\\5cb\\00c");
+    }
+
+    #[test]
+    fn ordinary_and_utf8_names_are_left_alone() {
+        assert_eq!(escape_filter_value("jdevries"), "jdevries");
+        assert_eq!(escape_filter_value("jânneke.de-vries"), "jânneke.de-vries");
+    }
+
+    #[test]
+    fn the_username_attribute_comes_from_the_filter() {
+        let filter = "(&(objectClass=inetOrgPerson)(uid={username}))";
+        assert_eq!(username_attribute(filter).as_deref(), Some("uid"));
+        assert_eq!(
+            username_attribute("(sAMAccountName={username})").as_deref(),
+            Some("sAMAccountName")
+        );
+    }
+
+    #[test]
+    fn other_kinds_of_match_give_no_username_attribute() {
+        assert_eq!(username_attribute("(uid:caseExactMatch:={username})"), None);
+        assert_eq!(username_attribute("(uid~={username})"), None);
+        assert_eq!(
+            username_attribute("(uid={username}*)").as_deref(),
+            Some("uid")
+        );
+        assert_eq!(username_attribute("(objectClass=person)"), None);
     }
 }

@@ -3,23 +3,33 @@
 use super::{Store, StoreResult};
 
 impl Store {
-    /// Failures recorded for `key` in the window that is still open at `now`, and when that
-    /// window ends.
-    pub async fn login_failures(
+    /// For each key, the failures recorded in the window still open at `now` and when that
+    /// window ends; one round trip for all keys (a login checks the username's and the
+    /// address's counters together).
+    pub async fn login_failures<const N: usize>(
         &self,
-        key: &str,
+        keys: [&str; N],
         now: i64,
         window_ms: i64,
-    ) -> StoreResult<(i64, i64)> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("select window_start, failures from login_failures where key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some((start, failures)) if start + window_ms > now => (failures, start + window_ms),
-            _ => (0, now + window_ms),
-        })
+    ) -> StoreResult<[(i64, i64); N]> {
+        let placeholders: Vec<String> = (1..=N).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select key, window_start, failures from login_failures where key in ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, i64, i64)>(&sql);
+        for key in keys {
+            query = query.bind(key);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(
+            keys.map(|key| match rows.iter().find(|(k, _, _)| k == key) {
+                Some((_, start, failures)) if start + window_ms > now => {
+                    (*failures, start + window_ms)
+                }
+                _ => (0, now + window_ms),
+            }),
+        )
     }
 
     /// Counts one more failure for `key`, starting a new window when the old one is over.

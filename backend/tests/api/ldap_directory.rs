@@ -1,94 +1,181 @@
 //! The LDAP directory against a real slapd: roles, refusals, escaping, failover, a dead or
-//! hung server, the breaker, connection reuse.
+//! hung server, the circuit breaker, connection reuse.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use boardcast::directory::{BreakerState, Directory, DirectoryError, LdapDirectory, Roles};
+use boardcast::directory::{
+    BreakerState, Directory, DirectoryError, Identity, LdapDirectory, Roles,
+};
 
 use crate::slapd::Slapd;
 
+const TEACHER: Roles = Roles {
+    teacher: true,
+    admin: false,
+};
+const ADMIN: Roles = Roles {
+    teacher: false,
+    admin: true,
+};
+
+async fn log_in(slapd: &Slapd, username: &str, password: &str) -> Result<Identity, DirectoryError> {
+    LdapDirectory::new(&slapd.settings())
+        .authenticate(username, password)
+        .await
+}
+
+fn assert_invalid(result: Result<Identity, DirectoryError>, what: &str) {
+    assert!(
+        matches!(result, Err(DirectoryError::InvalidCredentials)),
+        "{what}: {result:?}"
+    );
+}
+
+fn assert_unreachable(result: Result<Identity, DirectoryError>) {
+    assert!(
+        matches!(result, Err(DirectoryError::Unreachable(_))),
+        "{result:?}"
+    );
+}
+
+/// A directory on a paused server whose breaker has opened after three failed logins.
+async fn directory_with_open_breaker(slapd: &Slapd, cooldown: Duration) -> LdapDirectory {
+    let mut settings = slapd.settings();
+    settings.timeout = Duration::from_millis(300);
+    let directory = LdapDirectory::new(&settings).with_breaker_cooldown(cooldown);
+    directory.authenticate("jdevries", "jan-pw").await.unwrap();
+    slapd.pause();
+    for _ in 0..3 {
+        assert_unreachable(directory.authenticate("jdevries", "jan-pw").await);
+    }
+    directory
+}
+
 #[tokio::test]
-async fn teacher_logs_in_with_roles_and_utf8_display_name() {
+async fn teacher_logs_in_with_the_teacher_role_and_a_utf8_display_name() {
     let slapd = Slapd::start().await;
-    let directory = LdapDirectory::new(&slapd.settings());
-    let identity = directory.authenticate("jdevries", "jan-pw").await.unwrap();
+    let identity = log_in(&slapd, "jdevries", "jan-pw").await.unwrap();
+    assert_eq!(identity.username, "jdevries");
     assert_eq!(identity.display_name, "Jânneke de Vries");
-    assert_eq!(
-        identity.roles,
-        Roles {
-            teacher: true,
-            admin: false
-        }
-    );
-    let anna = directory.authenticate("anna", "anna-pw").await.unwrap();
-    assert_eq!(
-        anna.roles,
-        Roles {
-            teacher: true,
-            admin: true
-        }
-    );
-    let admin = directory.authenticate("admin1", "admin-pw").await.unwrap();
-    assert_eq!(
-        admin.roles,
-        Roles {
-            teacher: false,
-            admin: true
-        }
-    );
+    assert_eq!(identity.roles, TEACHER);
+}
+
+#[tokio::test]
+async fn member_of_the_admin_group_only_is_an_admin_only() {
+    let slapd = Slapd::start().await;
+    let identity = log_in(&slapd, "admin1", "admin-pw").await.unwrap();
+    assert_eq!(identity.roles, ADMIN);
+}
+
+#[tokio::test]
+async fn member_of_both_groups_has_both_roles() {
+    let slapd = Slapd::start().await;
+    let identity = log_in(&slapd, "anna", "anna-pw").await.unwrap();
+    assert!(identity.roles.teacher && identity.roles.admin);
 }
 
 #[tokio::test]
 async fn someone_in_neither_group_has_no_roles() {
     let slapd = Slapd::start().await;
-    let directory = LdapDirectory::new(&slapd.settings());
-    let identity = directory
-        .authenticate("outsider", "outsider-pw")
-        .await
-        .unwrap();
-    assert!(identity.roles.is_empty());
+    let identity = log_in(&slapd, "outsider", "outsider-pw").await.unwrap();
+    assert_eq!(identity.roles, Roles::default());
 }
 
 #[tokio::test]
-async fn wrong_and_empty_passwords_are_refused() {
+async fn the_username_comes_back_as_the_directory_spells_it() {
+    let slapd = Slapd::start().await;
+    let identity = log_in(&slapd, "JDevries", "jan-pw").await.unwrap();
+    assert_eq!(identity.username, "jdevries");
+}
+
+#[tokio::test]
+async fn wrong_password_is_invalid_credentials() {
+    let slapd = Slapd::start().await;
+    assert_invalid(
+        log_in(&slapd, "jdevries", "anna-pw").await,
+        "wrong password",
+    );
+}
+
+#[tokio::test]
+async fn unknown_user_is_invalid_credentials() {
+    let slapd = Slapd::start().await;
+    assert_invalid(log_in(&slapd, "nobody", "jan-pw").await, "unknown user");
+}
+
+#[tokio::test]
+async fn empty_password_is_refused_without_binding() {
     let slapd = Slapd::start().await;
     let directory = LdapDirectory::new(&slapd.settings());
-    assert!(matches!(
-        directory.authenticate("jdevries", "nope").await,
-        Err(DirectoryError::InvalidCredentials)
-    ));
-    assert!(matches!(
+    assert_invalid(
         directory.authenticate("jdevries", "").await,
-        Err(DirectoryError::InvalidCredentials)
-    ));
-    assert!(matches!(
-        directory.authenticate("nobody", "jan-pw").await,
-        Err(DirectoryError::InvalidCredentials)
-    ));
+        "empty password",
+    );
+    // Nothing reached the server, so no anonymous bind could have "succeeded".
+    assert_eq!(directory.connections_opened(), 0);
 }
 
 #[tokio::test]
-async fn filter_metacharacters_in_the_username_match_nobody() {
+async fn wildcard_usernames_match_nobody() {
     let slapd = Slapd::start().await;
-    let directory = LdapDirectory::new(&slapd.settings());
-    for username in ["*", ")(uid=*", "jdev*", "*)(|(uid=*", "jdevries)(uid=anna"] {
-        let result = directory.authenticate(username, "jan-pw").await;
-        assert!(
-            matches!(result, Err(DirectoryError::InvalidCredentials)),
-            "{username}: {result:?}"
-        );
+    // Unescaped, `jdev*` would match jdevries alone and log in with her password.
+    for username in ["*", "jdev*"] {
+        assert_invalid(log_in(&slapd, username, "jan-pw").await, username);
+    }
+}
+
+#[tokio::test]
+async fn filter_injection_in_the_username_matches_nobody() {
+    let slapd = Slapd::start().await;
+    for username in [
+        ")(uid=*",
+        "*)(|(uid=*",
+        "jdevries)(uid=anna",
+        "jdevries\\2a",
+    ] {
+        assert_invalid(log_in(&slapd, username, "jan-pw").await, username);
     }
 }
 
 #[tokio::test]
 async fn fails_over_to_the_second_url_when_the_first_is_dead() {
     let slapd = Slapd::start().await;
-    let dead = format!("ldap://127.0.0.1:{}", crate::postgres::free_port());
     let mut settings = slapd.settings();
+    let dead = format!("ldap://127.0.0.1:{}", crate::postgres::free_port());
     settings.urls = vec![dead, slapd.url()];
+    let identity = LdapDirectory::new(&settings)
+        .authenticate("jdevries", "jan-pw")
+        .await
+        .unwrap();
+    assert_eq!(identity.roles, TEACHER);
+}
+
+#[tokio::test]
+async fn fails_over_within_the_timeout_when_the_first_server_hangs() {
+    let hung = Slapd::start().await;
+    let healthy = Slapd::start().await;
+    hung.pause();
+    let mut settings = healthy.settings();
+    settings.urls = vec![hung.url(), healthy.url()];
     let directory = LdapDirectory::new(&settings);
-    let identity = directory.authenticate("jdevries", "jan-pw").await.unwrap();
-    assert_eq!(identity.username, "jdevries");
+    let started = Instant::now();
+    directory.authenticate("jdevries", "jan-pw").await.unwrap();
+    assert!(
+        started.elapsed() < settings.timeout,
+        "took {:?}",
+        started.elapsed()
+    );
+    // The server that answered is tried first from now on.
+    let started = Instant::now();
+    directory.authenticate("anna", "anna-pw").await.unwrap();
+    assert!(
+        started.elapsed() < settings.timeout / 4,
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -99,74 +186,115 @@ async fn a_stopped_directory_is_unreachable_within_the_timeout() {
     directory.authenticate("jdevries", "jan-pw").await.unwrap();
     slapd.stop();
     let started = Instant::now();
-    let result = directory.authenticate("jdevries", "jan-pw").await;
-    assert!(
-        matches!(result, Err(DirectoryError::Unreachable(_))),
-        "{result:?}"
-    );
+    assert_unreachable(directory.authenticate("jdevries", "jan-pw").await);
     assert!(
         started.elapsed() < settings.timeout * 2,
         "took {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_restarted_directory_is_used_again() {
+    let mut slapd = Slapd::start().await;
+    let directory = LdapDirectory::new(&slapd.settings());
+    directory.authenticate("jdevries", "jan-pw").await.unwrap();
     slapd.restart().await;
     directory.authenticate("jdevries", "jan-pw").await.unwrap();
 }
 
 #[tokio::test]
-async fn a_hung_directory_opens_the_breaker_and_later_recovers() {
+async fn a_hung_directory_is_unreachable_within_the_timeout() {
     let slapd = Slapd::start().await;
-    let mut settings = slapd.settings();
-    settings.timeout = Duration::from_millis(300);
-    let directory = LdapDirectory::new(&settings).with_breaker_cooldown(Duration::from_millis(500));
+    let settings = slapd.settings();
+    let directory = LdapDirectory::new(&settings);
     directory.authenticate("jdevries", "jan-pw").await.unwrap();
     slapd.pause();
-    for _ in 0..3 {
+    for _ in 0..2 {
+        // Once on the open connection, once on a new one that is accepted but not answered.
         let started = Instant::now();
-        let result = directory.authenticate("jdevries", "jan-pw").await;
-        assert!(
-            matches!(result, Err(DirectoryError::Unreachable(_))),
-            "{result:?}"
-        );
-        assert!(
-            started.elapsed() < settings.timeout * 2,
-            "took {:?}",
-            started.elapsed()
-        );
+        assert_unreachable(directory.authenticate("jdevries", "jan-pw").await);
+        let elapsed = started.elapsed();
+        assert!(elapsed < settings.timeout * 2, "took {elapsed:?}");
     }
+}
+
+#[tokio::test]
+async fn three_unreachable_logins_open_the_breaker_which_then_answers_at_once() {
+    let slapd = Slapd::start().await;
+    let directory = directory_with_open_breaker(&slapd, Duration::from_secs(10)).await;
     assert_eq!(directory.breaker_state(), BreakerState::Open);
+    let opened = directory.connections_opened();
     let started = Instant::now();
-    assert!(matches!(
-        directory.authenticate("jdevries", "jan-pw").await,
-        Err(DirectoryError::Unreachable(_))
-    ));
+    assert_unreachable(directory.authenticate("jdevries", "jan-pw").await);
     assert!(
         started.elapsed() < Duration::from_millis(50),
-        "an open breaker must answer at once"
+        "took {:?}",
+        started.elapsed()
     );
+    assert_eq!(
+        directory.connections_opened(),
+        opened,
+        "an open breaker touches no server"
+    );
+}
 
+#[tokio::test]
+async fn the_breaker_closes_once_the_directory_answers_after_the_cooldown() {
+    let slapd = Slapd::start().await;
+    let cooldown = Duration::from_millis(300);
+    let directory = directory_with_open_breaker(&slapd, cooldown).await;
     slapd.resume();
     let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if directory.authenticate("jdevries", "jan-pw").await.is_ok() {
-            break;
-        }
+    while directory.authenticate("jdevries", "jan-pw").await.is_err() {
         assert!(Instant::now() < deadline, "the directory did not recover");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(cooldown / 4).await;
     }
     assert_eq!(directory.breaker_state(), BreakerState::Closed);
 }
 
 #[tokio::test]
-async fn logins_reuse_connections() {
+async fn sequential_logins_reuse_two_connections() {
     let slapd = Slapd::start().await;
     let directory = LdapDirectory::new(&slapd.settings());
     for _ in 0..20 {
         directory.authenticate("jdevries", "jan-pw").await.unwrap();
     }
-    // One service connection and one user-bind connection, reused 20 times.
+    // One service connection for the searches, one for the user binds.
+    assert_eq!(directory.connections_opened(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_logins_get_their_own_answers_over_a_bounded_number_of_connections() {
+    let slapd = Slapd::start().await;
+    let directory = Arc::new(LdapDirectory::new(&slapd.settings()));
+    let cases = [
+        ("jdevries", "jan-pw", Some(TEACHER)),
+        ("admin1", "admin-pw", Some(ADMIN)),
+        ("anna", "jan-pw", None),
+        ("outsider", "outsider-pw", Some(Roles::default())),
+    ];
+    let mut logins = tokio::task::JoinSet::new();
+    for (username, password, expected) in cases.into_iter().cycle().take(48) {
+        let directory = Arc::clone(&directory);
+        logins.spawn(async move {
+            let result = directory.authenticate(username, password).await;
+            (username, result.map(|identity| identity.roles), expected)
+        });
+    }
+    while let Some(joined) = logins.join_next().await {
+        let (username, result, expected) = joined.unwrap();
+        match expected {
+            Some(roles) => assert_eq!(result.unwrap(), roles, "{username}"),
+            None => assert!(
+                matches!(result, Err(DirectoryError::InvalidCredentials)),
+                "{username}: {result:?}"
+            ),
+        }
+    }
+    let bound = 1 + LdapDirectory::MAX_BIND_CONNECTIONS as u64;
     assert!(
-        directory.connections_opened() <= 2,
+        directory.connections_opened() <= bound,
         "{} connections",
         directory.connections_opened()
     );

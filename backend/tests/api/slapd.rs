@@ -15,6 +15,7 @@ use tempfile::TempDir;
 const SLAPD: &str = "/usr/sbin/slapd";
 const SLAPADD: &str = "/usr/sbin/slapadd";
 
+/// A running private slapd; dropping it kills the server and removes its files.
 pub struct Slapd {
     port: u16,
     child: Option<Child>,
@@ -22,6 +23,8 @@ pub struct Slapd {
 }
 
 impl Slapd {
+    /// Loads the fixture into a fresh database and starts serving it; panics (naming the
+    /// packages to install) if slapd is missing.
     pub async fn start() -> Self {
         assert!(
             Path::new(SLAPD).exists() && Path::new(SLAPADD).exists(),
@@ -52,6 +55,7 @@ impl Slapd {
     }
 
     async fn spawn(&mut self) {
+        let log = self.dir.path().join("slapd.log");
         let child = Command::new(SLAPD)
             .args([
                 "-d",
@@ -62,7 +66,7 @@ impl Slapd {
             ])
             .arg(self.dir.path().join("slapd.conf"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         self.child = Some(child);
@@ -71,10 +75,12 @@ impl Slapd {
             .await
             .is_err()
         {
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
             assert!(
-                Instant::now() < deadline,
-                "slapd did not start on port {}",
-                self.port
+                exited.is_none() && Instant::now() < deadline,
+                "slapd did not start on port {} ({exited:?}): {}",
+                self.port,
+                std::fs::read_to_string(&log).unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -99,7 +105,7 @@ impl Slapd {
         }
     }
 
-    /// Kills the server (as a crash would).
+    /// Kills the server (SIGKILL, as a crash would) and reaps it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -113,6 +119,7 @@ impl Slapd {
         self.spawn().await;
     }
 
+    /// Freezes the server: the kernel still completes TCP handshakes, nothing answers.
     pub fn pause(&self) {
         self.signal("-STOP");
     }
@@ -133,9 +140,7 @@ impl Slapd {
 
 impl Drop for Slapd {
     fn drop(&mut self) {
-        if self.child.is_some() {
-            self.resume();
-        }
+        // SIGKILL ends a paused server too.
         self.stop();
     }
 }

@@ -142,47 +142,31 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
 both_engines!(login_failures_count_within_a_window, |engine| async move {
     let database = TestDatabase::new(engine).await;
     let store = database.store().await;
+    let keys = ["user:jan", "addr:10.0.0.1"];
     for _ in 0..3 {
         store
             .record_login_failure("user:jan", 1_000, 10_000)
             .await
             .unwrap();
     }
-    assert_eq!(
-        store
-            .login_failures("user:jan", 5_000, 10_000)
-            .await
-            .unwrap(),
-        (3, 11_000)
-    );
-    assert_eq!(
-        store
-            .login_failures("user:jan", 11_000, 10_000)
-            .await
-            .unwrap()
-            .0,
-        0
-    );
+    store
+        .record_login_failure("addr:10.0.0.1", 2_000, 10_000)
+        .await
+        .unwrap();
+    let counts = store.login_failures(keys, 5_000, 10_000).await.unwrap();
+    assert_eq!(counts, [(3, 11_000), (1, 12_000)]);
+    let counts = store.login_failures(keys, 11_000, 10_000).await.unwrap();
+    assert_eq!(counts[0].0, 0, "the user's window is over");
+    assert_eq!(counts[1].0, 1, "the address's is not");
     store
         .record_login_failure("user:jan", 12_000, 10_000)
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .login_failures("user:jan", 12_000, 10_000)
-            .await
-            .unwrap(),
-        (1, 22_000)
-    );
+    let counts = store.login_failures(keys, 12_000, 10_000).await.unwrap();
+    assert_eq!(counts[0], (1, 22_000));
     store.clear_login_failures("user:jan").await.unwrap();
-    assert_eq!(
-        store
-            .login_failures("user:jan", 12_000, 10_000)
-            .await
-            .unwrap()
-            .0,
-        0
-    );
+    let counts = store.login_failures(keys, 12_000, 10_000).await.unwrap();
+    assert_eq!(counts[0].0, 0);
 });
 
 both_engines!(removing_a_user_removes_their_tokens, |engine| async move {

@@ -140,6 +140,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `POST /oauth/revoke` (RFC 7009).
+    pub async fn revoke(&self, token: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/oauth/revoke"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Logs in and returns the token response body.
     pub async fn login(&self, username: &str, password: &str) -> serde_json::Value {
         let response = self.password_grant(username, password).await;

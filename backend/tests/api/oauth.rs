@@ -141,23 +141,11 @@ async fn revoked_access_token_stops_working() {
     let tokens = app.login("jan", "pw").await;
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(app.me(access).await.status(), 200);
-    let response = app
-        .client
-        .post(app.url("/oauth/revoke"))
-        .form(&[("token", access)])
-        .send()
-        .await
-        .unwrap();
+    let response = app.revoke(access).await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.me(access).await.status(), 401);
     // Unknown tokens are fine too (RFC 7009).
-    let response = app
-        .client
-        .post(app.url("/oauth/revoke"))
-        .form(&[("token", "nope")])
-        .send()
-        .await
-        .unwrap();
+    let response = app.revoke("nope").await;
     assert_eq!(response.status(), 200);
 }
 
@@ -167,12 +155,7 @@ async fn revoked_refresh_token_ends_the_login() {
     app.add_user("jan", "pw", "teacher").await;
     let tokens = app.login("jan", "pw").await;
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    app.client
-        .post(app.url("/oauth/revoke"))
-        .form(&[("token", refresh)])
-        .send()
-        .await
-        .unwrap();
+    app.revoke(refresh).await;
     let response = app
         .token_request(&[
             ("grant_type", "refresh_token"),
@@ -200,12 +183,7 @@ async fn token_minted_on_one_node_works_on_another_and_revocation_reaches_it() {
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(b.me(access).await.status(), 200);
 
-    a.client
-        .post(a.url("/oauth/revoke"))
-        .form(&[("token", access)])
-        .send()
-        .await
-        .unwrap();
+    a.revoke(access).await;
     let revoked_at = Instant::now();
     while b.me(access).await.status() == 200 {
         assert!(

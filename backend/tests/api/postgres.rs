@@ -141,9 +141,9 @@ pub async fn fresh_database() -> String {
     database_on(SERVER.get_or_init(|| start(false))).await
 }
 
-#[allow(dead_code)] // used by the benchmarks only
 /// As [`fresh_database`], on a server that fsyncs like a production one, for benchmarks. The
 /// first call in a process decides which kind of server it gets.
+#[allow(dead_code)] // used by the benchmarks only
 pub async fn fresh_durable_database() -> String {
     database_on(SERVER.get_or_init(|| start(true))).await
 }

@@ -117,11 +117,6 @@ async fn revoked_login_ends_its_session() {
     app.add_user("jan", "pw", "teacher").await;
     let tokens = app.login("jan", "pw").await;
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    app.client
-        .post(app.url("/oauth/revoke"))
-        .form(&[("token", refresh)])
-        .send()
-        .await
-        .unwrap();
+    app.revoke(refresh).await;
     assert_eq!(session_token(&app, Some(SPA)).await.status(), 401);
 }

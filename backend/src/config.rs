@@ -36,6 +36,9 @@ pub struct WebSettings {
     pub static_dir: Option<PathBuf>,
     pub allowed_origins: Vec<String>,
     pub cookie_domain: String,
+    /// Reverse proxies (e.g. nginx) whose `X-Forwarded-For` tells the real client address;
+    /// without this every client behind the proxy would share one login-failure budget.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The school directory; see API.md for the meaning of each key.
@@ -99,6 +102,7 @@ impl Default for WebSettings {
             static_dir: Some(PathBuf::from("frontend/dist")),
             allowed_origins: Vec::new(),
             cookie_domain: String::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -1,11 +1,11 @@
 //! `/oauth/token` (RFC 6749 password and refresh grants) and `/oauth/revoke` (RFC 7009).
 //! Thin: parse the form, call [`Authenticator`], render RFC 6749 §5 bodies.
 
-use std::{collections::HashMap, net::SocketAddr};
+use std::{collections::HashMap, net::IpAddr};
 
 use axum::{
     body::Bytes,
-    extract::{rejection::BytesRejection, ConnectInfo, State},
+    extract::{rejection::BytesRejection, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
@@ -15,7 +15,7 @@ use base64::Engine as _;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::session::remember_login;
+use super::{extract::ClientAddress, session::remember_login};
 use crate::{
     auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens},
     state::AppState,
@@ -33,13 +33,13 @@ pub fn router() -> Router<AppState> {
 
 async fn token(
     State(auth): State<Authenticator>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(client_address): ClientAddress,
     session: Session,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let used_basic = headers.contains_key(header::AUTHORIZATION);
-    match grant(&auth, peer, &headers, body).await {
+    match grant(&auth, client_address, &headers, body).await {
         Ok((issued, client_id)) => {
             // The cookie only spares a reload the password: if the session store fails, the
             // teacher still gets the tokens just issued.
@@ -57,7 +57,7 @@ async fn token(
 /// Runs the grant the form asks for; on success also says which client it was for.
 async fn grant(
     auth: &Authenticator,
-    peer: SocketAddr,
+    client_address: IpAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(IssuedTokens, String), GrantError> {
@@ -72,8 +72,15 @@ async fn grant(
                 .ok_or_else(|| GrantError::InvalidRequest("username is missing".into()))?;
             let password = field("password")
                 .ok_or_else(|| GrantError::InvalidRequest("password is missing".into()))?;
-            auth.password_grant(client, username, password, field("scope"), peer.ip(), now)
-                .await
+            auth.password_grant(
+                client,
+                username,
+                password,
+                field("scope"),
+                client_address,
+                now,
+            )
+            .await
         }
         Some("refresh_token") => {
             let refresh = field("refresh_token")

@@ -377,3 +377,50 @@ async fn confidential_client_authenticates_with_http_basic() {
     assert!(bad.headers().contains_key("www-authenticate"));
     assert_eq!(error_of(bad).await, (401, "invalid_client".into()));
 }
+
+async fn grant_from(app: &TestApp, forwarded_for: &str) -> u16 {
+    app.client
+        .post(app.url("/oauth/token"))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "x"),
+            ("password", "guess"),
+            ("client_id", "web"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_address_has_its_own_budget() {
+    let app = TestApp::spawn_with(Engine::Sqlite, |s| {
+        s.auth.max_failures_per_address = 2;
+        s.auth.max_failures_per_user = 100;
+        s.web.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(grant_from(&app, "10.0.0.1").await, 400);
+    assert_eq!(grant_from(&app, "203.0.113.9, 10.0.0.1").await, 400);
+    assert_eq!(grant_from(&app, "10.0.0.1").await, 429);
+    assert_eq!(grant_from(&app, "10.0.0.2").await, 400);
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let app = TestApp::spawn_with(Engine::Sqlite, |s| {
+        s.auth.max_failures_per_address = 2;
+        s.auth.max_failures_per_user = 100;
+    })
+    .await;
+    assert_eq!(grant_from(&app, "10.0.0.1").await, 400);
+    assert_eq!(grant_from(&app, "10.0.0.2").await, 400);
+    assert_eq!(
+        grant_from(&app, "10.0.0.3").await,
+        429,
+        "a spoofed header must not buy new guesses"
+    );
+}

@@ -25,6 +25,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    sessions: SessionBackend,
 }
 
 impl Application {
@@ -56,12 +57,12 @@ impl Application {
         };
         let sessions =
             SessionBackend::connect(&state.settings.database_url(), state.store.engine()).await?;
-        tokio::spawn(delete_expired_sessions(sessions.clone()));
-        let router = http::router(state.clone(), sessions);
+        let router = http::router(state.clone(), sessions.clone());
         Ok(Self {
             listener,
             router,
             state,
+            sessions,
         })
     }
 
@@ -79,7 +80,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let purge = tokio::spawn(purge_expired_tokens(store.clone()));
+        let purge = tokio::spawn(purge_expired(store.clone(), self.sessions));
         tracing::info!(
             node = %self.state.settings.node_id,
             address = %self.listener.local_addr()?,
@@ -99,17 +100,8 @@ impl Application {
     }
 }
 
-async fn delete_expired_sessions(sessions: SessionBackend) {
-    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
-    loop {
-        ticks.tick().await;
-        if let Err(error) = sessions.delete_expired().await {
-            tracing::warn!(%error, "deleting expired sessions failed");
-        }
-    }
-}
-
-async fn purge_expired_tokens(store: Store) {
+/// Deletes expired tokens and sessions now and then, keeping the database small.
+async fn purge_expired(store: Store, sessions: SessionBackend) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     loop {
         ticks.tick().await;
@@ -119,6 +111,9 @@ async fn purge_expired_tokens(store: Store) {
         {
             Ok(removed) => tracing::debug!(removed, "expired tokens purged"),
             Err(error) => tracing::warn!(%error, "purging expired tokens failed"),
+        }
+        if let Err(error) = sessions.delete_expired().await {
+            tracing::warn!(%error, "deleting expired sessions failed");
         }
     }
 }

@@ -195,3 +195,42 @@ both_engines!(migrating_twice_changes_nothing, |engine| async move {
     store.migrate().await.unwrap();
     assert!(store.find_client("web").await.unwrap().is_some());
 });
+
+both_engines!(purging_removes_only_dead_tokens, |engine| async move {
+    let database = TestDatabase::new(engine).await;
+    let store = database.store().await;
+    let user = store.create_user(user("jan"), 0).await.unwrap();
+    store
+        .create_token_family(&user.id, "web", "boardcast", &pair("old", 0), 0)
+        .await
+        .unwrap();
+    let now = 1_000_000;
+    store
+        .create_token_family(&user.id, "web", "boardcast", &pair("new", now), now)
+        .await
+        .unwrap();
+    let removed = store.purge_expired_tokens(now).await.unwrap();
+    assert!(
+        removed >= 2,
+        "the old access token and the old family: {removed}"
+    );
+    assert!(store
+        .find_access_token("access-new", now)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store
+            .rotate_refresh_token("refresh-old", "web", &pair("x", now), now)
+            .await
+            .unwrap(),
+        RotateOutcome::Invalid
+    );
+    assert!(matches!(
+        store
+            .rotate_refresh_token("refresh-new", "web", &pair("y", now), now)
+            .await
+            .unwrap(),
+        RotateOutcome::Rotated(_)
+    ));
+});

@@ -45,7 +45,7 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
     let mut app = Router::new()
         .merge(with_sessions)
         .merge(me::router())
-        .merge(health::router())
+        .merge(health::router().layer(middleware::map_response(quiet_log)))
         .route("/api/{*rest}", axum::routing::any(api_not_found));
     if let Some(dir) = state
         .settings
@@ -65,9 +65,34 @@ pub fn router(state: AppState, sessions: SessionBackend) -> Router {
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
     .layer(cors)
     .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-    .layer(TraceLayer::new_for_http().make_span_with(request_span))
+    .layer(
+        TraceLayer::new_for_http()
+            .make_span_with(request_span)
+            .on_response(log_response),
+    )
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
     .with_state(state)
+}
+
+/// Marks responses whose requests are logged at debug level only: load balancers and
+/// Prometheus poll these every few seconds, and would drown the log.
+#[derive(Clone, Copy)]
+struct QuietLog;
+
+async fn quiet_log(mut response: Response) -> Response {
+    response.extensions_mut().insert(QuietLog);
+    response
+}
+
+/// One access-log line per request, inside the request's span (so with its request id).
+fn log_response(response: &Response, latency: Duration, _span: &tracing::Span) {
+    let status = response.status().as_u16();
+    let latency_ms = latency.as_secs_f64() * 1e3;
+    if response.extensions().get::<QuietLog>().is_some() {
+        tracing::debug!(status, latency_ms, "answered");
+    } else {
+        tracing::info!(status, latency_ms, "answered");
+    }
 }
 
 /// Counts each request and its latency under its matched route (unmatched paths share one

@@ -122,3 +122,23 @@ async fn oversized_bodies_are_refused_with_413_and_the_node_stays_up() {
         200
     );
 }
+
+#[tokio::test]
+async fn nodes_starting_together_on_one_fresh_database_all_come_up() {
+    let database = crate::helpers::TestDatabase::new(Engine::Postgres).await;
+    let (a, b, c) = tokio::join!(
+        TestApp::spawn_on(&database.url, |_| {}),
+        TestApp::spawn_on(&database.url, |_| {}),
+        TestApp::spawn_on(&database.url, |_| {}),
+    );
+    for node in [&a, &b, &c] {
+        let ready = node.client.get(node.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+    }
+    a.add_user("jan", "pw", "teacher").await;
+    let token = c.login("jan", "pw").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(b.me(&token).await.status(), 200);
+}

@@ -140,6 +140,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The refresh grant for the `web` client.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", "web"),
+        ])
+        .await
+    }
+
     /// `POST /oauth/revoke` (RFC 7009).
     pub async fn revoke(&self, token: &str) -> reqwest::Response {
         self.client

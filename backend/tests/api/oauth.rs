@@ -102,18 +102,7 @@ both_engines!(
         app.add_user("jan", "pw", "teacher").await;
         let first = app.login("jan", "pw").await;
         let old_refresh = first["refresh_token"].as_str().unwrap();
-        let refresh = |token: String| {
-            let app = &app;
-            async move {
-                app.token_request(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", &token),
-                    ("client_id", "web"),
-                ])
-                .await
-            }
-        };
-        let second = refresh(old_refresh.to_string()).await;
+        let second = app.refresh(old_refresh).await;
         assert_eq!(second.status(), 200);
         let second: Value = second.json().await.unwrap();
         assert_ne!(second["refresh_token"], first["refresh_token"]);
@@ -122,13 +111,13 @@ both_engines!(
 
         // The spent token again: refused, and everything of that login dies with it.
         assert_eq!(
-            error_of(refresh(old_refresh.to_string()).await).await,
+            error_of(app.refresh(old_refresh).await).await,
             (400, "invalid_grant".into())
         );
         assert_eq!(app.me(new_access).await.status(), 401);
         let newest = second["refresh_token"].as_str().unwrap().to_string();
         assert_eq!(
-            error_of(refresh(newest).await).await,
+            error_of(app.refresh(&newest).await).await,
             (400, "invalid_grant".into())
         );
     }
@@ -156,13 +145,7 @@ async fn revoked_refresh_token_ends_the_login() {
     let tokens = app.login("jan", "pw").await;
     let refresh = tokens["refresh_token"].as_str().unwrap();
     app.revoke(refresh).await;
-    let response = app
-        .token_request(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", "web"),
-        ])
-        .await;
+    let response = app.refresh(refresh).await;
     assert_eq!(error_of(response).await, (400, "invalid_grant".into()));
     assert_eq!(
         app.me(tokens["access_token"].as_str().unwrap())

@@ -27,6 +27,10 @@ pub struct Settings {
     /// `None` selects the builtin user directory.
     pub ldap: Option<LdapSettings>,
     pub auth: AuthSettings,
+    /// After SIGTERM, how long requests in flight may take before the node stops anyway, so
+    /// a stuck or slow client cannot hold a restart hostage.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_drain: Duration,
 }
 
 /// Browser-facing settings.
@@ -92,6 +96,7 @@ impl Default for Settings {
             web: WebSettings::default(),
             ldap: None,
             auth: AuthSettings::default(),
+            shutdown_drain: Duration::from_secs(10),
         }
     }
 }

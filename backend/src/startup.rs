@@ -1,7 +1,12 @@
 //! Builds a node from its settings and serves it: bind first (port 0 allowed, so tests need
 //! no sleeps), then run until the shutdown future resolves, draining requests in flight.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -86,13 +91,32 @@ impl Application {
             address = %self.listener.local_addr()?,
             "serving"
         );
-        let served = axum::serve(
+        let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = draining.send(());
+        };
+        let drain = self.state.settings.shutdown_drain;
+        let serve = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        .with_graceful_shutdown(signal)
+        .into_future();
+        let served = tokio::select! {
+            served = serve => served,
+            () = async {
+                if drain_started.await.is_ok() {
+                    tokio::time::sleep(drain).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(?drain, "requests still running after the drain deadline: stopping anyway");
+                Ok(())
+            }
+        };
         purge.abort();
         store.close().await;
         tracing::info!("stopped");

@@ -142,3 +142,28 @@ async fn nodes_starting_together_on_one_fresh_database_all_come_up() {
         .to_string();
     assert_eq!(b.me(&token).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_stuck_client_cannot_hold_shutdown_past_the_drain_deadline() {
+    use tokio::io::AsyncWriteExt;
+
+    let app = TestApp::spawn_with(Engine::Sqlite, |s| {
+        s.shutdown_drain = std::time::Duration::from_millis(300)
+    })
+    .await;
+    let mut stuck = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    stuck
+        .write_all(b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npart")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(5), app.stop())
+        .await
+        .expect("the node did not stop");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(stuck);
+}

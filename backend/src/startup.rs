@@ -18,7 +18,7 @@ use crate::{
     http,
     metrics::Metrics,
     state::AppState,
-    store::{millis, SessionBackend, Store},
+    store::{now_millis, SessionBackend, Store},
 };
 use tower_sessions::session_store::ExpiredDeletion;
 
@@ -129,10 +129,7 @@ async fn purge_expired(store: Store, sessions: SessionBackend) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     loop {
         ticks.tick().await;
-        match store
-            .purge_expired_tokens(millis(std::time::SystemTime::now()))
-            .await
-        {
+        match store.purge_expired_tokens(now_millis()).await {
             Ok(removed) => tracing::debug!(removed, "expired tokens purged"),
             Err(error) => tracing::warn!(%error, "purging expired tokens failed"),
         }

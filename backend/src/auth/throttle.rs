@@ -5,7 +5,7 @@ use std::{net::IpAddr, time::Duration};
 
 use crate::{
     config::AuthSettings,
-    store::{Store, StoreResult},
+    store::{duration_millis, Store, StoreResult},
 };
 
 /// Login attempts refused until `retry_after` has passed.
@@ -29,7 +29,7 @@ impl LoginThrottle {
             store,
             per_user: i64::from(settings.max_failures_per_user),
             per_address: i64::from(settings.max_failures_per_address),
-            window_ms: i64::try_from(settings.login_failure_window.as_millis()).unwrap_or(i64::MAX),
+            window_ms: duration_millis(settings.login_failure_window),
         }
     }
 

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     config::AuthSettings,
-    store::{NewTokenPair, RotateOutcome, Store, StoreResult, TokenPrincipal},
+    store::{duration_millis, NewTokenPair, RotateOutcome, Store, StoreResult, TokenPrincipal},
 };
 
 /// More cached tokens than this and the cache is emptied: memory stays bounded under a flood
@@ -72,9 +72,9 @@ impl TokenService {
         let refresh = mint();
         let pair = NewTokenPair {
             access_digest: digest(&access),
-            access_expires_at: now + millis(self.access_ttl),
+            access_expires_at: now + duration_millis(self.access_ttl),
             refresh_digest: digest(&refresh),
-            refresh_expires_at: now + millis(self.refresh_ttl),
+            refresh_expires_at: now + duration_millis(self.refresh_ttl),
         };
         (access, refresh, pair)
     }
@@ -111,7 +111,11 @@ impl TokenService {
         let token = mint();
         let added = self
             .store
-            .add_access_token(family_id, &digest(&token), now + millis(self.access_ttl))
+            .add_access_token(
+                family_id,
+                &digest(&token),
+                now + duration_millis(self.access_ttl),
+            )
             .await?;
         Ok(added.map(|_| (token, self.access_ttl)))
     }
@@ -203,10 +207,6 @@ impl TokenService {
             cache.clear();
         }
     }
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

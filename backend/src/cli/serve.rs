@@ -4,7 +4,7 @@ use crate::{
     auth::password::hash_password,
     config::Settings,
     startup::Application,
-    store::{millis, NewUser, Store, StoreError},
+    store::{now_millis, NewUser, Store, StoreError},
 };
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -29,10 +29,7 @@ async fn create_first_account(store: &Store) -> anyhow::Result<()> {
         password_hash: hash_password(password.clone()).await?,
         roles: "teacher,admin".into(),
     };
-    match store
-        .create_user(user, millis(std::time::SystemTime::now()))
-        .await
-    {
+    match store.create_user(user, now_millis()).await {
         Ok(_) => {
             println!("created the first account: username `teacher`, password `{password}` (shown only this once; change it with `boardcast user passwd teacher`)");
             Ok(())

@@ -12,7 +12,7 @@ use crate::{
     auth::Authenticator,
     directory::Roles,
     state::AppState,
-    store::{millis, TokenPrincipal},
+    store::{now_millis, TokenPrincipal},
 };
 
 /// The person behind a valid access token.
@@ -32,7 +32,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = <Authenticator as axum::extract::FromRef<S>>::from_ref(state);
         let token = bearer_token(parts).ok_or(ApiError::Unauthorized)?;
-        let now = millis(std::time::SystemTime::now());
+        let now = now_millis();
         let principal = auth.tokens.authenticate(token, now).await?.ok_or_else(|| {
             tracing::debug!("bearer token refused: unknown, expired or revoked");
             ApiError::Unauthorized

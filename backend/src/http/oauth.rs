@@ -19,7 +19,7 @@ use super::{extract::ClientAddress, session::remember_login};
 use crate::{
     auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens},
     state::AppState,
-    store::millis,
+    store::now_millis,
 };
 
 /// The public client of the SPA; its logins also get a session cookie.
@@ -64,7 +64,7 @@ async fn grant(
     let form = parse_form(headers, body)?;
     let client = client_credentials(headers, &form)?;
     let client_id = client.client_id.clone();
-    let now = millis(std::time::SystemTime::now());
+    let now = now_millis();
     let field = |name: &str| form.get(name).map(String::as_str);
     let issued = match field("grant_type") {
         Some("password") => {
@@ -266,7 +266,7 @@ async fn revoke(
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
         return oauth_error(GrantError::InvalidRequest("token is missing".into()), false);
     };
-    let now = millis(std::time::SystemTime::now());
+    let now = now_millis();
     match auth.tokens.revoke(token, now).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
         Err(error) => oauth_error(error.into(), false),

@@ -18,7 +18,7 @@ use serde_json::json;
 use tower_sessions::Session;
 
 use super::error::ApiError;
-use crate::{config::Settings, state::AppState, store::millis};
+use crate::{config::Settings, state::AppState, store::now_millis};
 
 /// Where the login is kept in the session.
 const LOGIN_KEY: &str = "login";
@@ -55,7 +55,7 @@ async fn create_session_token(
         .await
         .map_err(session_failed)?
         .ok_or(ApiError::Unauthorized)?;
-    let now = millis(std::time::SystemTime::now());
+    let now = now_millis();
     let Some((access_token, expires_in)) = state
         .auth
         .tokens
@@ -81,7 +81,7 @@ async fn delete_session(
         .await
         .map_err(session_failed)?
     {
-        let now = millis(std::time::SystemTime::now());
+        let now = now_millis();
         state
             .auth
             .tokens

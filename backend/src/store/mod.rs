@@ -173,6 +173,16 @@ fn create_sqlite_parent_dir(url: &str) -> StoreResult<()> {
 /// Milliseconds since the Unix epoch: the one time format stored.
 pub fn millis(time: std::time::SystemTime) -> i64 {
     time.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map(duration_millis)
         .unwrap_or(0)
+}
+
+/// The current time in the stored format; handlers read the clock once and pass it down.
+pub fn now_millis() -> i64 {
+    millis(std::time::SystemTime::now())
+}
+
+/// A duration in the stored unit, saturating instead of overflowing.
+pub fn duration_millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -18,9 +18,8 @@ use crate::{
     http,
     metrics::Metrics,
     state::AppState,
-    store::{now_millis, SessionBackend, Store},
+    store::{now_millis, Store},
 };
-use tower_sessions::session_store::ExpiredDeletion;
 
 /// How often expired tokens are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -30,7 +29,6 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
-    sessions: SessionBackend,
 }
 
 impl Application {
@@ -46,7 +44,7 @@ impl Application {
         let auth = Authenticator {
             store: store.clone(),
             directory,
-            registrar: Registrar::new(store.clone()),
+            registrar: Registrar::new(store.clone(), settings.auth.token_cache_window),
             tokens: TokenService::new(store.clone(), &settings.auth),
             throttle: LoginThrottle::new(store.clone(), &settings.auth),
             metrics: metrics.clone(),
@@ -60,14 +58,11 @@ impl Application {
             auth,
             metrics,
         };
-        let sessions =
-            SessionBackend::connect(&state.settings.database_url(), state.store.engine()).await?;
-        let router = http::router(state.clone(), sessions.clone());
+        let router = http::router(state.clone());
         Ok(Self {
             listener,
             router,
             state,
-            sessions,
         })
     }
 
@@ -85,7 +80,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let purge = tokio::spawn(purge_expired(store.clone(), self.sessions));
+        let purge = tokio::spawn(purge_expired(store.clone()));
         tracing::info!(
             node = %self.state.settings.node_id,
             address = %self.listener.local_addr()?,
@@ -125,7 +120,7 @@ impl Application {
 }
 
 /// Deletes expired tokens and sessions now and then, keeping the database small.
-async fn purge_expired(store: Store, sessions: SessionBackend) {
+async fn purge_expired(store: Store) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     loop {
         ticks.tick().await;
@@ -133,8 +128,9 @@ async fn purge_expired(store: Store, sessions: SessionBackend) {
             Ok(removed) => tracing::debug!(removed, "expired tokens purged"),
             Err(error) => tracing::warn!(%error, "purging expired tokens failed"),
         }
-        if let Err(error) = sessions.delete_expired().await {
-            tracing::warn!(%error, "deleting expired sessions failed");
+        match store.purge_expired_sessions(now_millis()).await {
+            Ok(removed) => tracing::debug!(removed, "expired sessions purged"),
+            Err(error) => tracing::warn!(%error, "purging expired sessions failed"),
         }
     }
 }

@@ -2,7 +2,15 @@
 //!
 //! Client records are oxide-auth `EncodedClient`s checked by its `RegisteredClient` with its
 //! Argon2 password policy, so a public client must not send a secret and a confidential one
-//! must send the right one. Records live in the database, so every node knows every client.
+//! must send the right one. Records live in the database, so every node knows every client;
+//! each node reuses a record it read for `auth.token_cache_window`, so a removed client stops
+//! working on every node within that window, as a revoked token does.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use oxide_auth::primitives::{
     registrar::{
@@ -32,6 +40,8 @@ pub enum ClientError {
 #[derive(Clone)]
 pub struct Registrar {
     store: Store,
+    cache_window: Duration,
+    cache: Arc<Mutex<HashMap<String, (ClientRow, Instant)>>>,
 }
 
 /// A client that proved its identity, with the scope it may ask for.
@@ -42,8 +52,13 @@ pub struct AuthenticatedClient {
 }
 
 impl Registrar {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Client records read from `store` are reused for `cache_window`.
+    pub fn new(store: Store, cache_window: Duration) -> Self {
+        Self {
+            store,
+            cache_window,
+            cache: Arc::default(),
+        }
     }
 
     /// Checks a client's credentials (secret `None` for public clients).
@@ -52,28 +67,53 @@ impl Registrar {
         client_id: &str,
         secret: Option<String>,
     ) -> Result<AuthenticatedClient, ClientError> {
-        let row = self
-            .store
-            .find_client(client_id)
-            .await?
-            .ok_or(ClientError::Refused)?;
+        let row = self.find(client_id).await?;
         let scope: Scope = row
             .scope
             .parse()
             .map_err(|_| ClientError::Other(format!("client {client_id} has a bad scope")))?;
         let encoded = encoded_client(&row, scope.clone())?;
-        tokio::task::spawn_blocking(move || {
+        let check = move || {
             let policy = Argon2::default();
             RegisteredClient::new(&encoded, &policy)
                 .check_authentication(secret.as_deref().map(str::as_bytes))
-        })
-        .await
-        .map_err(|e| ClientError::Other(e.to_string()))?
-        .map_err(|_| ClientError::Refused)?;
+        };
+        // Only a confidential client's secret costs an Argon2 check worth a blocking thread.
+        let checked = if row.secret_hash.is_some() {
+            tokio::task::spawn_blocking(check)
+                .await
+                .map_err(|e| ClientError::Other(e.to_string()))?
+        } else {
+            check()
+        };
+        checked.map_err(|_| ClientError::Refused)?;
         Ok(AuthenticatedClient {
             client_id: row.client_id,
             scope,
         })
+    }
+
+    /// The client's record, from this node's cache while it is younger than the window.
+    /// Unknown ids are not cached, so made-up ids cannot fill the cache.
+    async fn find(&self, client_id: &str) -> Result<ClientRow, ClientError> {
+        let now = Instant::now();
+        if let Some((row, read_at)) = self.lock_cache().get(client_id) {
+            if now.duration_since(*read_at) < self.cache_window {
+                return Ok(row.clone());
+            }
+        }
+        let row = self
+            .store
+            .find_client(client_id)
+            .await?
+            .ok_or(ClientError::Refused)?;
+        self.lock_cache()
+            .insert(client_id.to_string(), (row.clone(), now));
+        Ok(row)
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (ClientRow, Instant)>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Builds the stored form of a new client: with a secret it is confidential and the secret

@@ -29,7 +29,7 @@ use tower_http::{
 };
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
-use crate::{config::Settings, state::AppState, store::SessionBackend};
+use crate::{config::Settings, state::AppState, store::WebSessions};
 
 /// Bodies above this are refused with 413 unless a route sets its own limit (uploads).
 const BODY_LIMIT: usize = 64 * 1024;
@@ -37,11 +37,11 @@ const BODY_LIMIT: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application, ready to serve.
-pub fn router(state: AppState, sessions: SessionBackend) -> Router {
+pub fn router(state: AppState) -> Router {
     let with_sessions = Router::new()
         .merge(oauth::router())
         .merge(session::router())
-        .layer(session_layer(&state.settings, sessions));
+        .layer(session_layer(&state.settings, state.store.web_sessions()));
     let mut app = Router::new()
         .merge(with_sessions)
         .merge(me::router())
@@ -147,10 +147,7 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
 /// The session cookie: HttpOnly, `Secure` when the node is reached over HTTPS, valid while
 /// used within the refresh-token lifetime, on `web.cookie_domain` when set (SPA and API on
 /// sibling subdomains).
-fn session_layer(
-    settings: &Settings,
-    sessions: SessionBackend,
-) -> SessionManagerLayer<SessionBackend> {
+fn session_layer(settings: &Settings, sessions: WebSessions) -> SessionManagerLayer<WebSessions> {
     let inactivity = time::Duration::try_from(settings.auth.refresh_token_ttl)
         .unwrap_or(time::Duration::days(30));
     let layer = SessionManagerLayer::new(sessions)

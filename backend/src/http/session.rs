@@ -35,9 +35,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/session", delete(delete_session))
 }
 
-/// Starts a session for a fresh web login, with a new id so a planted cookie is useless.
+/// Starts a session for a fresh web login. A request that came with a session cookie gets a
+/// new id, so a planted cookie is useless; one without gets a fresh id anyway.
 pub async fn remember_login(session: &Session, family_id: String) -> Result<(), ApiError> {
-    session.cycle_id().await.map_err(session_failed)?;
+    if session.id().is_some() {
+        session.cycle_id().await.map_err(session_failed)?;
+    }
     session
         .insert(LOGIN_KEY, WebLogin { family_id })
         .await

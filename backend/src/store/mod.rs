@@ -11,7 +11,7 @@ mod tokens;
 mod users;
 
 pub use clients::ClientRow;
-pub use sessions::SessionBackend;
+pub use sessions::WebSessions;
 pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};
 pub use users::{NewUser, UserRow};
 
@@ -107,6 +107,10 @@ impl Store {
             // it writes can never fail to upgrade its lock.
             .max_connections(if engine == Engine::Sqlite { 1 } else { 16 })
             .acquire_timeout(Duration::from_secs(3))
+            // No ping before each use: it doubled the round trips of every query. A connection
+            // found broken fails its query with an I/O error (a fast 503 the client retries
+            // elsewhere) and is dropped from the pool.
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {

@@ -61,6 +61,10 @@ pub struct LdapSettings {
     pub admin_group: String,
     #[serde(default = "default_ldap_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
+    /// How long the member lists of the role groups are reused; a change of membership
+    /// counts for new logins within this window (`0s`: read on every login).
+    #[serde(default = "default_role_cache", deserialize_with = "duration")]
+    pub role_cache: Duration,
 }
 
 /// Token lifetimes and login throttling (extensions of API.md, all optional).
@@ -315,6 +319,10 @@ fn default_display_name_attribute() -> String {
 
 fn default_ldap_timeout() -> Duration {
     Duration::from_secs(5)
+}
+
+fn default_role_cache() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// Reads durations written as `250ms`, `5s`, `10m`, `12h` or `30d`.

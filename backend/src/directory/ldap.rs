@@ -1,6 +1,6 @@
 //! The school's LDAP directory (ldap3): find the person as the service account, bind as the
 //! entry found with the given password, and read the roles from membership of the teacher
-//! and admin groups, checked by the server on every login (so a removal counts at once).
+//! and admin groups (member lists reused for `ldap.role_cache`, see `roles`).
 //!
 //! Built for a directory that may be slow or down at 8:30: a login is bounded by `timeout`
 //! in total however many `urls` are tried, connections are kept and reused (see
@@ -9,14 +9,15 @@
 
 mod breaker;
 mod connections;
+mod roles;
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ldap3::{Scope, SearchEntry, SearchResult};
 
-use self::{breaker::Breaker, connections::Connections};
-use super::{BreakerState, Directory, DirectoryError, Identity, Roles};
+use self::{breaker::Breaker, connections::Connections, roles::RoleCache};
+use super::{BreakerState, Directory, DirectoryError, Identity};
 use crate::config::LdapSettings;
 
 /// Consecutive unreachable results that open the breaker.
@@ -30,8 +31,6 @@ const SUCCESS: u32 = 0;
 const SIZE_LIMIT_EXCEEDED: u32 = 4;
 const NO_SUCH_OBJECT: u32 = 32;
 const INVALID_CREDENTIALS: u32 = 49;
-/// The attribute list that asks for no attributes (RFC 4511, 4.5.1.8).
-const NO_ATTRIBUTES: &str = "1.1";
 
 /// Logins checked against LDAP; see the module docs for the guarantees.
 pub struct LdapDirectory {
@@ -39,6 +38,7 @@ pub struct LdapDirectory {
     /// The attribute `user_filter` compares the username with, to learn its spelling.
     username_attribute: Option<String>,
     connections: Connections,
+    roles: RoleCache,
     breaker: Breaker,
 }
 
@@ -60,6 +60,11 @@ impl LdapDirectory {
             settings: settings.clone(),
             username_attribute: username_attribute(&settings.user_filter),
             connections: Connections::new(settings, Self::MAX_BIND_CONNECTIONS),
+            roles: RoleCache::new(
+                &settings.teacher_group,
+                &settings.admin_group,
+                settings.role_cache,
+            ),
             breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
         }
     }
@@ -82,6 +87,7 @@ impl LdapDirectory {
         password: &str,
         deadline: Instant,
     ) -> Result<Identity, DirectoryError> {
+        let asked_at = Instant::now();
         let person = self.find_person(username, deadline).await?;
         let answer = self
             .connections
@@ -95,7 +101,16 @@ impl LdapDirectory {
             }
             _ => return Err(DirectoryError::Other(format!("user bind failed: {answer}"))),
         }
-        let roles = self.roles_of(&person, deadline).await?;
+        let roles = self
+            .roles
+            .roles_of(
+                &self.connections,
+                &person.dn,
+                &person.username,
+                asked_at,
+                deadline,
+            )
+            .await?;
         Ok(Identity {
             username: person.username,
             display_name: person.display_name,
@@ -157,45 +172,6 @@ impl LdapDirectory {
             username,
             display_name,
         })
-    }
-
-    /// Asks the server whether each role group lists the person, by DN (`member`,
-    /// `uniqueMember`) or by name (`memberUid`). The server compares DNs by their matching
-    /// rule, and this needs no memberOf overlay; both groups are asked at once.
-    async fn roles_of(&self, person: &Person, deadline: Instant) -> Result<Roles, DirectoryError> {
-        let dn = escape_filter_value(&person.dn);
-        let filter = format!(
-            "(|(member={dn})(uniqueMember={dn})(memberUid={uid}))",
-            uid = escape_filter_value(&person.username)
-        );
-        let (teacher, admin) = tokio::try_join!(
-            self.is_listed_in(&self.settings.teacher_group, &filter, deadline),
-            self.is_listed_in(&self.settings.admin_group, &filter, deadline),
-        )?;
-        Ok(Roles { teacher, admin })
-    }
-
-    /// Whether the group entry matches the membership filter; a missing group has no members.
-    async fn is_listed_in(
-        &self,
-        group: &str,
-        filter: &str,
-        deadline: Instant,
-    ) -> Result<bool, DirectoryError> {
-        let SearchResult(entries, result) = self
-            .connections
-            .search(group, Scope::Base, filter, &[NO_ATTRIBUTES], 0, deadline)
-            .await?;
-        match result.rc {
-            SUCCESS => Ok(entries.iter().any(|entry| !entry.is_ref())),
-            NO_SUCH_OBJECT => {
-                tracing::warn!(%group, "role group does not exist; nobody gets its role");
-                Ok(false)
-            }
-            _ => Err(DirectoryError::Other(format!(
-                "group search failed: {result}"
-            ))),
-        }
     }
 }
 

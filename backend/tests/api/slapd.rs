@@ -102,6 +102,7 @@ impl Slapd {
             teacher_group: "cn=teachers,ou=groups,dc=school,dc=example".into(),
             admin_group: "cn=admins,ou=groups,dc=school,dc=example".into(),
             timeout: Duration::from_secs(1),
+            role_cache: Duration::from_secs(30),
         }
     }
 

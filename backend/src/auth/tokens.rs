@@ -90,7 +90,7 @@ impl TokenService {
         let (access_token, refresh_token, pair) = self.new_pair(now);
         let family_id = self
             .store
-            .create_token_family(user_id, client_id, scope, &pair, now)
+            .create_token_family(user_id, client_id, scope, &pair)
             .await?;
         Ok(IssuedTokens {
             access_token,
@@ -115,6 +115,7 @@ impl TokenService {
                 family_id,
                 &digest(&token),
                 now + duration_millis(self.access_ttl),
+                now,
             )
             .await?;
         Ok(added.map(|_| (token, self.access_ttl)))

@@ -47,13 +47,19 @@ impl Store {
 
     /// Removes a client and, with it, every token issued to it.
     pub async fn remove_client(&self, client_id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("delete from tokens where client_id = $1")
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
         let deleted = sqlx::query("delete from oauth_clients where client_id = $1")
             .bind(client_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! Access and refresh tokens, stored only as SHA-256 digests, grouped in families (one per
 //! login) so that reuse of a rotated refresh token revokes everything the login led to.
+//! A login is one statement: both tokens in one insert, with no foreign keys to lock.
 
 use sqlx::FromRow;
 use uuid::Uuid;
@@ -42,15 +43,34 @@ pub enum RotateOutcome {
 #[derive(FromRow)]
 struct RefreshRow {
     family_id: String,
+    user_id: String,
+    client_id: String,
+    scope: String,
     used_at: Option<i64>,
     expires_at: i64,
-    client_id: String,
-    revoked_at: Option<i64>,
+    family_revocations: i64,
 }
 
-const PRINCIPAL_SELECT: &str = "select u.id as user_id, u.username, u.display_name, u.roles, \
-    f.client_id, f.scope, f.id as family_id, a.expires_at \
-    from access_tokens a join token_families f on f.id = a.family_id join users u on u.id = f.user_id";
+/// The principal of an access token, checked live: neither expired, revoked, nor of a
+/// revoked family. `$1` is the digest, `$2` the current time.
+const LIVE_PRINCIPAL: &str = "select u.id as user_id, u.username, u.display_name, u.roles, \
+    t.client_id, t.scope, t.family_id, t.expires_at \
+    from tokens t join users u on u.id = t.user_id \
+    where t.digest = $1 and t.kind = 'access' and t.expires_at > $2 and t.revoked_at is null \
+    and not exists (select 1 from revoked_families r where r.family_id = t.family_id)";
+
+/// Stores a pair of a family in one statement. `$1`..`$4`: family, user, client, scope.
+const INSERT_PAIR: &str = "insert into tokens \
+    (digest, kind, family_id, user_id, client_id, scope, expires_at) values \
+    ($5, 'access', $1, $2, $3, $4, $6), ($7, 'refresh', $1, $2, $3, $4, $8)";
+
+/// The owner of a family, for binding [`INSERT_PAIR`].
+struct FamilyOwner<'a> {
+    family_id: &'a str,
+    user_id: &'a str,
+    client_id: &'a str,
+    scope: &'a str,
+}
 
 impl Store {
     /// Starts a token family for a login and stores its first pair; returns the family id.
@@ -60,22 +80,15 @@ impl Store {
         client_id: &str,
         scope: &str,
         pair: &NewTokenPair,
-        now: i64,
     ) -> StoreResult<String> {
         let family_id = Uuid::new_v4().to_string();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "insert into token_families (id, user_id, client_id, scope, created_at) values ($1, $2, $3, $4, $5)",
-        )
-        .bind(&family_id)
-        .bind(user_id)
-        .bind(client_id)
-        .bind(scope)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        insert_pair(&mut tx, &family_id, pair).await?;
-        tx.commit().await?;
+        let owner = FamilyOwner {
+            family_id: &family_id,
+            user_id,
+            client_id,
+            scope,
+        };
+        insert_pair(&owner, pair).execute(&self.pool).await?;
         Ok(family_id)
     }
 
@@ -85,11 +98,7 @@ impl Store {
         digest: &str,
         now: i64,
     ) -> StoreResult<Option<TokenPrincipal>> {
-        let sql = format!(
-            "{PRINCIPAL_SELECT} where a.digest = $1 and a.expires_at > $2 \
-             and a.revoked_at is null and f.revoked_at is null"
-        );
-        Ok(sqlx::query_as(&sql)
+        Ok(sqlx::query_as(LIVE_PRINCIPAL)
             .bind(digest)
             .bind(now)
             .fetch_optional(&self.pool)
@@ -107,8 +116,9 @@ impl Store {
     ) -> StoreResult<RotateOutcome> {
         let mut tx = self.pool.begin().await?;
         let row: Option<RefreshRow> = sqlx::query_as(
-            "select r.family_id, r.used_at, r.expires_at, f.client_id, f.revoked_at \
-             from refresh_tokens r join token_families f on f.id = r.family_id where r.digest = $1",
+            "select family_id, user_id, client_id, scope, used_at, expires_at, \
+             (select count(*) from revoked_families r where r.family_id = t.family_id) as family_revocations \
+             from tokens t where digest = $1 and kind = 'refresh'",
         )
         .bind(digest)
         .fetch_optional(&mut *tx)
@@ -116,25 +126,31 @@ impl Store {
         let Some(row) = row else {
             return Ok(RotateOutcome::Invalid);
         };
-        if row.client_id != client_id || row.revoked_at.is_some() || row.expires_at <= now {
+        if row.client_id != client_id || row.family_revocations > 0 || row.expires_at <= now {
             return Ok(RotateOutcome::Invalid);
         }
         let spent = sqlx::query(
-            "update refresh_tokens set used_at = $1 where digest = $2 and used_at is null",
+            "update tokens set used_at = $1 where digest = $2 and kind = 'refresh' and used_at is null",
         )
         .bind(now)
         .bind(digest)
         .execute(&mut *tx)
         .await?;
         if row.used_at.is_some() || spent.rows_affected() == 0 {
-            revoke_family(&mut tx, &row.family_id, now).await?;
+            revoke_family(&mut *tx, &row.family_id, now).await?;
             tx.commit().await?;
             return Ok(RotateOutcome::Reused);
         }
-        insert_pair(&mut tx, &row.family_id, next).await?;
-        let sql = format!("{PRINCIPAL_SELECT} where a.digest = $1");
-        let principal: TokenPrincipal = sqlx::query_as(&sql)
+        let owner = FamilyOwner {
+            family_id: &row.family_id,
+            user_id: &row.user_id,
+            client_id: &row.client_id,
+            scope: &row.scope,
+        };
+        insert_pair(&owner, next).execute(&mut *tx).await?;
+        let principal: TokenPrincipal = sqlx::query_as(LIVE_PRINCIPAL)
             .bind(&next.access_digest)
+            .bind(now)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -148,27 +164,25 @@ impl Store {
         family_id: &str,
         access_digest: &str,
         expires_at: i64,
+        now: i64,
     ) -> StoreResult<Option<TokenPrincipal>> {
-        let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "insert into access_tokens (digest, family_id, expires_at) \
-             select $1, id, $2 from token_families where id = $3 and revoked_at is null",
+            "insert into tokens (digest, kind, family_id, user_id, client_id, scope, expires_at) \
+             select $1, 'access', family_id, user_id, client_id, scope, $2 from tokens \
+             where family_id = $3 and kind = 'refresh' and expires_at > $4 \
+             and not exists (select 1 from revoked_families r where r.family_id = $3) \
+             limit 1",
         )
         .bind(access_digest)
         .bind(expires_at)
         .bind(family_id)
-        .execute(&mut *tx)
+        .bind(now)
+        .execute(&self.pool)
         .await?;
         if inserted.rows_affected() == 0 {
             return Ok(None);
         }
-        let sql = format!("{PRINCIPAL_SELECT} where a.digest = $1");
-        let principal = sqlx::query_as(&sql)
-            .bind(access_digest)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(principal))
+        self.find_access_token(access_digest, now).await
     }
 
     /// Revokes a token by digest (RFC 7009): an access token alone, or for a refresh token its
@@ -176,45 +190,42 @@ impl Store {
     pub async fn revoke_token(&self, digest: &str, now: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "update access_tokens set revoked_at = $1 where digest = $2 and revoked_at is null",
+            "update tokens set revoked_at = $1 where digest = $2 and kind = 'access' and revoked_at is null",
         )
         .bind(now)
         .bind(digest)
         .execute(&mut *tx)
         .await?;
-        let family: Option<(String,)> =
-            sqlx::query_as("select family_id from refresh_tokens where digest = $1")
-                .bind(digest)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some((family_id,)) = family {
-            revoke_family(&mut tx, &family_id, now).await?;
-        }
+        sqlx::query(
+            "insert into revoked_families (family_id, revoked_at) \
+             select family_id, $1 from tokens where digest = $2 and kind = 'refresh' \
+             on conflict (family_id) do nothing",
+        )
+        .bind(now)
+        .bind(digest)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Revokes every token of a login (logout of one device).
     pub async fn revoke_token_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        revoke_family(&mut tx, family_id, now).await?;
-        tx.commit().await?;
-        Ok(())
+        revoke_family(&self.pool, family_id, now).await
     }
 
-    /// Deletes token rows that can no longer be used, keeping the database small.
+    /// Deletes tokens that can no longer be used, and the revocation marks of families
+    /// with no token left, keeping the database small.
     pub async fn purge_expired_tokens(&self, now: i64) -> StoreResult<u64> {
-        let mut removed = 0;
-        removed += sqlx::query("delete from access_tokens where expires_at <= $1")
+        let mut removed = sqlx::query("delete from tokens where expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?
             .rows_affected();
         removed += sqlx::query(
-            "delete from token_families where not exists \
-             (select 1 from refresh_tokens r where r.family_id = token_families.id and r.expires_at > $1)",
+            "delete from revoked_families where not exists \
+             (select 1 from tokens t where t.family_id = revoked_families.family_id)",
         )
-        .bind(now)
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -222,35 +233,34 @@ impl Store {
     }
 }
 
-async fn insert_pair(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    family_id: &str,
-    pair: &NewTokenPair,
-) -> StoreResult<()> {
-    sqlx::query("insert into access_tokens (digest, family_id, expires_at) values ($1, $2, $3)")
+fn insert_pair<'q>(
+    owner: &FamilyOwner<'q>,
+    pair: &'q NewTokenPair,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(INSERT_PAIR)
+        .bind(owner.family_id)
+        .bind(owner.user_id)
+        .bind(owner.client_id)
+        .bind(owner.scope)
         .bind(&pair.access_digest)
-        .bind(family_id)
         .bind(pair.access_expires_at)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("insert into refresh_tokens (digest, family_id, expires_at) values ($1, $2, $3)")
         .bind(&pair.refresh_digest)
-        .bind(family_id)
         .bind(pair.refresh_expires_at)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
-async fn revoke_family(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Marks a family revoked; every token check consults the mark.
+async fn revoke_family<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     family_id: &str,
     now: i64,
 ) -> StoreResult<()> {
-    sqlx::query("update token_families set revoked_at = $1 where id = $2 and revoked_at is null")
-        .bind(now)
-        .bind(family_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "insert into revoked_families (family_id, revoked_at) values ($1, $2) \
+         on conflict (family_id) do nothing",
+    )
+    .bind(family_id)
+    .bind(now)
+    .execute(executor)
+    .await?;
     Ok(())
 }

@@ -89,7 +89,10 @@ impl Store {
             return Err(super::StoreError::NotFound);
         }
         sqlx::query(
-            "update token_families set revoked_at = $1 where revoked_at is null and user_id = (select id from users where username = $2)",
+            "insert into revoked_families (family_id, revoked_at) \
+             select distinct t.family_id, $1 from tokens t join users u on u.id = t.user_id \
+             where u.username = $2 \
+             on conflict (family_id) do nothing",
         )
         .bind(now)
         .bind(username)
@@ -101,13 +104,21 @@ impl Store {
 
     /// Removes an account with all its tokens.
     pub async fn remove_user(&self, username: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "delete from tokens where user_id in (select id from users where username = $1)",
+        )
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
         let deleted = sqlx::query("delete from users where username = $1")
             .bind(username)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if deleted.rows_affected() == 0 {
             return Err(super::StoreError::NotFound);
         }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -73,7 +73,7 @@ both_engines!(access_tokens_expire_and_revoke, |engine| async move {
     let user = store.create_user(user("jan"), 0).await.unwrap();
     let now = 1_000;
     let family = store
-        .create_token_family(&user.id, "web", "boardcast", &pair("a", now), now)
+        .create_token_family(&user.id, "web", "boardcast", &pair("a", now))
         .await
         .unwrap();
     let principal = store
@@ -102,7 +102,7 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
     let user = store.create_user(user("jan"), 0).await.unwrap();
     let now = 1_000;
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("1", now), now)
+        .create_token_family(&user.id, "web", "boardcast", &pair("1", now))
         .await
         .unwrap();
     let rotated = store
@@ -174,7 +174,7 @@ both_engines!(removing_a_user_removes_their_tokens, |engine| async move {
     let store = database.store().await;
     let user = store.create_user(user("jan"), 0).await.unwrap();
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0), 0)
+        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0))
         .await
         .unwrap();
     store.remove_user("jan").await.unwrap();
@@ -201,12 +201,12 @@ both_engines!(purging_removes_only_dead_tokens, |engine| async move {
     let store = database.store().await;
     let user = store.create_user(user("jan"), 0).await.unwrap();
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("old", 0), 0)
+        .create_token_family(&user.id, "web", "boardcast", &pair("old", 0))
         .await
         .unwrap();
     let now = 1_000_000;
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("new", now), now)
+        .create_token_family(&user.id, "web", "boardcast", &pair("new", now))
         .await
         .unwrap();
     let removed = store.purge_expired_tokens(now).await.unwrap();

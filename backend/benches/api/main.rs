@@ -3,7 +3,8 @@
 //! the idle memory of a freshly started node. The load generator shares the cores with the
 //! servers, so absolute figures understate a dedicated server; the ratios are the point.
 //!
-//! `cargo bench -p boardcast --bench api` (`BENCH_SECONDS` sets the length of each run).
+//! `cargo bench -p boardcast --bench api [-- NAME...]` runs all or the named benchmarks
+//! (`grant`, `me`, `rss`); `BENCH_SECONDS` sets the length of each run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod load;
@@ -40,9 +41,20 @@ async fn main() {
         .map(|n| n.get())
         .unwrap_or(1);
     println!("boardcast benchmarks on {cores} cores (load generator on the same cores)\n");
-    password_grant_vs_raw_ldap().await;
-    me_vs_bare_axum().await;
-    idle_rss().await;
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| named.is_empty() || named.iter().any(|n| n == name);
+    if wanted("grant") {
+        password_grant_vs_raw_ldap().await;
+    }
+    if wanted("me") {
+        me_vs_bare_axum().await;
+    }
+    if wanted("rss") {
+        idle_rss().await;
+    }
 }
 
 /// Password grants through a node on the LDAP directory vs what the same slapd does when a

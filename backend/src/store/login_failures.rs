@@ -1,27 +1,27 @@
 //! Failed-login counters shared by every node, so a guesser cannot spread attempts over nodes.
 
-use super::{Store, StoreResult};
+use sqlx::AnyPool;
+
+use super::{batch::placeholders, Store, StoreResult};
+
+/// A counter as stored: key, start of its window, failures in it.
+pub(super) type CounterRow = (String, i64, i64);
 
 impl Store {
     /// For each key, the failures recorded in the window still open at `now` and when that
-    /// window ends; one round trip for all keys (a login checks the username's and the
-    /// address's counters together).
+    /// window ends. Concurrent logins share one statement (see `batch`): each asks for its
+    /// username's and its address's counters together.
     pub async fn login_failures<const N: usize>(
         &self,
         keys: [&str; N],
         now: i64,
         window_ms: i64,
     ) -> StoreResult<[(i64, i64); N]> {
-        let placeholders: Vec<String> = (1..=N).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "select key, window_start, failures from login_failures where key in ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query_as::<_, (String, i64, i64)>(&sql);
-        for key in keys {
-            query = query.bind(key);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = self
+            .batches
+            .failure_counters
+            .call(keys.iter().map(|key| key.to_string()).collect())
+            .await?;
         Ok(
             keys.map(|key| match rows.iter().find(|(k, _, _)| k == key) {
                 Some((_, start, failures)) if start + window_ms > now => {
@@ -62,4 +62,30 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// One statement reading the counters of a batch of logins; each gets the rows of its keys.
+pub(super) async fn read_counters(
+    pool: AnyPool,
+    requests: Vec<Vec<String>>,
+) -> StoreResult<Vec<Vec<CounterRow>>> {
+    let keys: Vec<&String> = requests.iter().flatten().collect();
+    let sql = format!(
+        "select key, window_start, failures from login_failures where key in ({})",
+        placeholders(1, keys.len())
+    );
+    let mut query = sqlx::query_as::<_, CounterRow>(&sql);
+    for key in keys {
+        query = query.bind(key);
+    }
+    let rows = query.fetch_all(&pool).await?;
+    Ok(requests
+        .iter()
+        .map(|keys| {
+            rows.iter()
+                .filter(|(key, _, _)| keys.contains(key))
+                .cloned()
+                .collect()
+        })
+        .collect())
 }

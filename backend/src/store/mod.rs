@@ -4,6 +4,7 @@
 //! integer millisecond times, `$n` parameters, `on conflict` and `returning`. So every rule
 //! is written once, and the same test suite runs on both engines.
 
+mod batch;
 mod clients;
 mod login_failures;
 mod sessions;
@@ -15,18 +16,19 @@ pub use sessions::WebSessions;
 pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};
 pub use users::{NewUser, UserRow};
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
     AnyPool, ConnectOptions, Executor,
 };
 
+use self::batch::Batcher;
 use crate::config::DatabaseUrl;
 
 /// Why a store call failed. `NotFound` → 404, `Conflict` → 409, `Unavailable` → fast 503,
 /// `Other` → 500 with details only in the log.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
@@ -81,6 +83,29 @@ pub enum Engine {
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    batches: Arc<Batches>,
+}
+
+/// The statements every login runs, each behind its own batcher (see `batch`).
+struct Batches {
+    failure_counters: Batcher<Vec<String>, Vec<login_failures::CounterRow>>,
+    users: Batcher<String, Option<UserRow>>,
+    token_families: Batcher<tokens::NewFamily, ()>,
+    sessions: Batcher<sessions::NewSession, bool>,
+}
+
+impl Batches {
+    fn spawn(pool: &AnyPool) -> Self {
+        let (a, b, c, d) = (pool.clone(), pool.clone(), pool.clone(), pool.clone());
+        Self {
+            failure_counters: Batcher::spawn(move |keys| {
+                login_failures::read_counters(a.clone(), keys)
+            }),
+            users: Batcher::spawn(move |names| users::find_users(b.clone(), names)),
+            token_families: Batcher::spawn(move |new| tokens::insert_families(c.clone(), new)),
+            sessions: Batcher::spawn(move |new| sessions::insert_sessions(d.clone(), new)),
+        }
+    }
 }
 
 impl Store {
@@ -122,7 +147,12 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, engine })
+        let batches = Arc::new(Batches::spawn(&pool));
+        Ok(Self {
+            pool,
+            engine,
+            batches,
+        })
     }
 
     /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock meanwhile, so

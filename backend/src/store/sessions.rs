@@ -4,6 +4,7 @@
 //! single writer.
 
 use async_trait::async_trait;
+use sqlx::AnyPool;
 use time::OffsetDateTime;
 use tower_sessions::{
     session::{Id, Record},
@@ -50,21 +51,24 @@ impl Store {
 #[async_trait]
 impl SessionStore for WebSessions {
     /// Inserts only if the id is free; a taken id (as unlikely as guessing 128 random bits)
-    /// gets a new one instead of overwriting someone else's session.
+    /// gets a new one instead of overwriting someone else's session. Concurrent logins share
+    /// one statement (see `batch`).
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let (data, expires_at) = encode(record)?;
         loop {
-            let inserted = sqlx::query(
-                "insert into web_sessions (id, data, expires_at) values ($1, $2, $3) \
-                 on conflict (id) do nothing",
-            )
-            .bind(record.id.to_string())
-            .bind(&data)
-            .bind(expires_at)
-            .execute(&self.store.pool)
-            .await
-            .map_err(backend)?;
-            if inserted.rows_affected() == 1 {
+            let session = NewSession {
+                id: record.id.to_string(),
+                data: data.clone(),
+                expires_at,
+            };
+            let inserted = self
+                .store
+                .batches
+                .sessions
+                .call(session)
+                .await
+                .map_err(|e| Error::Backend(e.to_string()))?;
+            if inserted {
                 return Ok(());
             }
             record.id = Id::default();
@@ -116,6 +120,49 @@ impl SessionStore for WebSessions {
             .map_err(backend)?;
         Ok(())
     }
+}
+
+/// A session to insert unless its id is taken.
+pub(super) struct NewSession {
+    id: String,
+    data: String,
+    expires_at: i64,
+}
+
+/// One statement inserting a batch of new sessions; says for each whether it went in.
+pub(super) async fn insert_sessions(
+    pool: AnyPool,
+    sessions: Vec<NewSession>,
+) -> StoreResult<Vec<bool>> {
+    let rows: Vec<String> = (0..sessions.len())
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .collect();
+    let sql = format!(
+        "insert into web_sessions (id, data, expires_at) values {} \
+         on conflict (id) do nothing returning id",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String,)>(&sql);
+    for session in &sessions {
+        query = query
+            .bind(&session.id)
+            .bind(&session.data)
+            .bind(session.expires_at);
+    }
+    let mut inserted = query.fetch_all(&pool).await?;
+    // An id twice in one batch went in once: only the first of the two may claim it.
+    Ok(sessions
+        .iter()
+        .map(
+            |session| match inserted.iter().position(|(id,)| id == &session.id) {
+                Some(found) => {
+                    inserted.swap_remove(found);
+                    true
+                }
+                None => false,
+            },
+        )
+        .collect())
 }
 
 /// The stored form of a record: its data as JSON and its expiry in milliseconds.

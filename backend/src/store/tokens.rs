@@ -2,7 +2,7 @@
 //! login) so that reuse of a rotated refresh token revokes everything the login led to.
 //! A login is one statement: both tokens in one insert, with no foreign keys to lock.
 
-use sqlx::FromRow;
+use sqlx::{AnyPool, FromRow};
 use uuid::Uuid;
 
 use super::{Store, StoreResult};
@@ -59,21 +59,18 @@ const LIVE_PRINCIPAL: &str = "select u.id as user_id, u.username, u.display_name
     where t.digest = $1 and t.kind = 'access' and t.expires_at > $2 and t.revoked_at is null \
     and not exists (select 1 from revoked_families r where r.family_id = t.family_id)";
 
-/// Stores a pair of a family in one statement. `$1`..`$4`: family, user, client, scope.
-const INSERT_PAIR: &str = "insert into tokens \
-    (digest, kind, family_id, user_id, client_id, scope, expires_at) values \
-    ($5, 'access', $1, $2, $3, $4, $6), ($7, 'refresh', $1, $2, $3, $4, $8)";
-
-/// The owner of a family, for binding [`INSERT_PAIR`].
-struct FamilyOwner<'a> {
-    family_id: &'a str,
-    user_id: &'a str,
-    client_id: &'a str,
-    scope: &'a str,
+/// A login's first pair, with the family it starts and whose it is.
+pub(super) struct NewFamily {
+    family_id: String,
+    user_id: String,
+    client_id: String,
+    scope: String,
+    pair: NewTokenPair,
 }
 
 impl Store {
     /// Starts a token family for a login and stores its first pair; returns the family id.
+    /// Concurrent logins share one statement (see `batch`).
     pub async fn create_token_family(
         &self,
         user_id: &str,
@@ -82,13 +79,14 @@ impl Store {
         pair: &NewTokenPair,
     ) -> StoreResult<String> {
         let family_id = Uuid::new_v4().to_string();
-        let owner = FamilyOwner {
-            family_id: &family_id,
-            user_id,
-            client_id,
-            scope,
+        let family = NewFamily {
+            family_id: family_id.clone(),
+            user_id: user_id.to_string(),
+            client_id: client_id.to_string(),
+            scope: scope.to_string(),
+            pair: pair.clone(),
         };
-        insert_pair(&owner, pair).execute(&self.pool).await?;
+        self.batches.token_families.call(family).await?;
         Ok(family_id)
     }
 
@@ -141,13 +139,17 @@ impl Store {
             tx.commit().await?;
             return Ok(RotateOutcome::Reused);
         }
-        let owner = FamilyOwner {
-            family_id: &row.family_id,
-            user_id: &row.user_id,
-            client_id: &row.client_id,
-            scope: &row.scope,
+        let family = NewFamily {
+            family_id: row.family_id,
+            user_id: row.user_id,
+            client_id: row.client_id,
+            scope: row.scope,
+            pair: next.clone(),
         };
-        insert_pair(&owner, next).execute(&mut *tx).await?;
+        let sql = insert_families_sql(1);
+        bind_family(sqlx::query(&sql), &family)
+            .execute(&mut *tx)
+            .await?;
         let principal: TokenPrincipal = sqlx::query_as(LIVE_PRINCIPAL)
             .bind(&next.access_digest)
             .bind(now)
@@ -233,19 +235,56 @@ impl Store {
     }
 }
 
-fn insert_pair<'q>(
-    owner: &FamilyOwner<'q>,
-    pair: &'q NewTokenPair,
+/// One statement storing both tokens of each family in a batch.
+pub(super) async fn insert_families(
+    pool: AnyPool,
+    families: Vec<NewFamily>,
+) -> StoreResult<Vec<()>> {
+    let sql = insert_families_sql(families.len());
+    let mut query = sqlx::query(&sql);
+    for family in &families {
+        query = bind_family(query, family);
+    }
+    query.execute(&pool).await?;
+    Ok(vec![(); families.len()])
+}
+
+/// An insert of `count` families' pairs; each family binds eight parameters (see
+/// [`bind_family`]) shared by its access and its refresh row.
+fn insert_families_sql(count: usize) -> String {
+    let rows: Vec<String> = (0..count)
+        .map(|i| {
+            let p = |n: usize| format!("${}", i * 8 + n);
+            let (family, user, client, scope) = (p(1), p(2), p(3), p(4));
+            format!(
+                "({}, 'access', {family}, {user}, {client}, {scope}, {}), \
+                 ({}, 'refresh', {family}, {user}, {client}, {scope}, {})",
+                p(5),
+                p(6),
+                p(7),
+                p(8)
+            )
+        })
+        .collect();
+    format!(
+        "insert into tokens (digest, kind, family_id, user_id, client_id, scope, expires_at) values {}",
+        rows.join(", ")
+    )
+}
+
+fn bind_family<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    family: &'q NewFamily,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    sqlx::query(INSERT_PAIR)
-        .bind(owner.family_id)
-        .bind(owner.user_id)
-        .bind(owner.client_id)
-        .bind(owner.scope)
-        .bind(&pair.access_digest)
-        .bind(pair.access_expires_at)
-        .bind(&pair.refresh_digest)
-        .bind(pair.refresh_expires_at)
+    query
+        .bind(&family.family_id)
+        .bind(&family.user_id)
+        .bind(&family.client_id)
+        .bind(&family.scope)
+        .bind(&family.pair.access_digest)
+        .bind(family.pair.access_expires_at)
+        .bind(&family.pair.refresh_digest)
+        .bind(family.pair.refresh_expires_at)
 }
 
 /// Marks a family revoked; every token check consults the mark.

@@ -1,10 +1,10 @@
 //! People who can log in: builtin accounts (with a password hash) and directory users
 //! (recorded at their first login so they keep one stable id).
 
-use sqlx::FromRow;
+use sqlx::{AnyPool, FromRow};
 use uuid::Uuid;
 
-use super::{Store, StoreResult};
+use super::{batch::placeholders, Store, StoreResult};
 use crate::directory::Identity;
 
 /// A user as stored.
@@ -47,12 +47,9 @@ impl Store {
             .await?)
     }
 
+    /// The account named `username`; concurrent logins share one statement (see `batch`).
     pub async fn find_user(&self, username: &str) -> StoreResult<Option<UserRow>> {
-        let sql = format!("select {USER_COLUMNS} from users where username = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?)
+        self.batches.users.call(username.to_string()).await
     }
 
     pub async fn list_users(&self) -> StoreResult<Vec<UserRow>> {
@@ -157,4 +154,24 @@ impl Store {
             .fetch_one(&self.pool)
             .await?)
     }
+}
+
+/// One statement reading the accounts of a batch of logins, in the order asked.
+pub(super) async fn find_users(
+    pool: AnyPool,
+    usernames: Vec<String>,
+) -> StoreResult<Vec<Option<UserRow>>> {
+    let sql = format!(
+        "select {USER_COLUMNS} from users where username in ({})",
+        placeholders(1, usernames.len())
+    );
+    let mut query = sqlx::query_as::<_, UserRow>(&sql);
+    for username in &usernames {
+        query = query.bind(username);
+    }
+    let rows = query.fetch_all(&pool).await?;
+    Ok(usernames
+        .iter()
+        .map(|name| rows.iter().find(|row| &row.username == name).cloned())
+        .collect())
 }

@@ -4,9 +4,10 @@
 //! sends each request alone, with no added wait; at an 8:30 rush, thirty logins cost a few
 //! statements and, on SQLite, a few commits instead of thirty of each.
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{pool::PoolConnection, Any, AnyConnection, AnyPool};
+use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
 
 use super::{StoreError, StoreResult};
 
@@ -89,6 +90,75 @@ where
 fn answer_all<Out>(replies: Vec<oneshot::Sender<StoreResult<Out>>>, error: &StoreError) {
     for reply in replies {
         let _ = reply.send(Err(error.clone()));
+    }
+}
+
+/// The connection one batcher's statements run on. On PostgreSQL it is kept between
+/// batches: a connection returned to the pool costs a round trip (the pool checks it), and a
+/// kept one has the batcher's statements prepared already. SQLite's single connection is
+/// shared by everyone, so there it goes back to the pool after each batch.
+#[derive(Clone)]
+pub struct HeldConnection {
+    pool: AnyPool,
+    keep: bool,
+    held: Arc<Mutex<Option<PoolConnection<Any>>>>,
+}
+
+impl HeldConnection {
+    pub fn new(pool: AnyPool, keep: bool) -> Self {
+        Self {
+            pool,
+            keep,
+            held: Arc::default(),
+        }
+    }
+
+    /// Gives a kept connection back to the pool (before the pool closes, which waits for
+    /// every connection to come back).
+    pub async fn release(&self) {
+        self.held.lock().await.take();
+    }
+
+    /// The connection for one batch, opened or taken from the pool when none is held.
+    pub async fn lease(&self) -> StoreResult<Lease> {
+        let mut slot = Arc::clone(&self.held).lock_owned().await;
+        if slot.is_none() {
+            *slot = Some(self.pool.acquire().await?);
+        }
+        Ok(Lease {
+            slot,
+            keep: self.keep,
+        })
+    }
+}
+
+/// A connection in use by one batch; see [`HeldConnection`].
+pub struct Lease {
+    slot: OwnedMutexGuard<Option<PoolConnection<Any>>>,
+    keep: bool,
+}
+
+impl Lease {
+    pub fn connection(&mut self) -> StoreResult<&mut AnyConnection> {
+        self.slot
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::Other("a lease without a connection".into()))
+    }
+
+    /// Converts a failed statement's error; a connection that broke is not kept.
+    pub fn failed(&mut self, error: sqlx::Error) -> StoreError {
+        if !matches!(error, sqlx::Error::Database(_) | sqlx::Error::RowNotFound) {
+            self.slot.take();
+        }
+        error.into()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.keep {
+            self.slot.take();
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Failed-login counters shared by every node, so a guesser cannot spread attempts over nodes.
 
-use sqlx::AnyPool;
-
-use super::{batch::placeholders, Store, StoreResult};
+use super::{
+    batch::{placeholders, HeldConnection},
+    Store, StoreResult,
+};
 
 /// A counter as stored: key, start of its window, failures in it.
 pub(super) type CounterRow = (String, i64, i64);
@@ -66,7 +67,7 @@ impl Store {
 
 /// One statement reading the counters of a batch of logins; each gets the rows of its keys.
 pub(super) async fn read_counters(
-    pool: AnyPool,
+    held: HeldConnection,
     requests: Vec<Vec<String>>,
 ) -> StoreResult<Vec<Vec<CounterRow>>> {
     let keys: Vec<&String> = requests.iter().flatten().collect();
@@ -78,7 +79,11 @@ pub(super) async fn read_counters(
     for key in keys {
         query = query.bind(key);
     }
-    let rows = query.fetch_all(&pool).await?;
+    let mut lease = held.lease().await?;
+    let rows = query
+        .fetch_all(lease.connection()?)
+        .await
+        .map_err(|e| lease.failed(e))?;
     Ok(requests
         .iter()
         .map(|keys| {

@@ -23,7 +23,7 @@ use sqlx::{
     AnyPool, ConnectOptions, Executor,
 };
 
-use self::batch::Batcher;
+use self::batch::{Batcher, HeldConnection};
 use crate::config::DatabaseUrl;
 
 /// Why a store call failed. `NotFound` → 404, `Conflict` → 409, `Unavailable` → fast 503,
@@ -92,11 +92,14 @@ struct Batches {
     users: Batcher<String, Option<UserRow>>,
     token_families: Batcher<tokens::NewFamily, ()>,
     sessions: Batcher<sessions::NewSession, bool>,
+    connections: [HeldConnection; 4],
 }
 
 impl Batches {
-    fn spawn(pool: &AnyPool) -> Self {
-        let (a, b, c, d) = (pool.clone(), pool.clone(), pool.clone(), pool.clone());
+    fn spawn(pool: &AnyPool, engine: Engine) -> Self {
+        let held = || HeldConnection::new(pool.clone(), engine == Engine::Postgres);
+        let connections = [held(), held(), held(), held()];
+        let [a, b, c, d] = connections.clone();
         Self {
             failure_counters: Batcher::spawn(move |keys| {
                 login_failures::read_counters(a.clone(), keys)
@@ -104,6 +107,7 @@ impl Batches {
             users: Batcher::spawn(move |names| users::find_users(b.clone(), names)),
             token_families: Batcher::spawn(move |new| tokens::insert_families(c.clone(), new)),
             sessions: Batcher::spawn(move |new| sessions::insert_sessions(d.clone(), new)),
+            connections,
         }
     }
 }
@@ -147,7 +151,7 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let batches = Arc::new(Batches::spawn(&pool));
+        let batches = Arc::new(Batches::spawn(&pool, engine));
         Ok(Self {
             pool,
             engine,
@@ -180,6 +184,9 @@ impl Store {
 
     /// Closes the pool, waiting for running queries (graceful shutdown).
     pub async fn close(&self) {
+        for held in &self.batches.connections {
+            held.release().await;
+        }
         self.pool.close().await;
     }
 }

@@ -4,7 +4,6 @@
 //! single writer.
 
 use async_trait::async_trait;
-use sqlx::AnyPool;
 use time::OffsetDateTime;
 use tower_sessions::{
     session::{Id, Record},
@@ -12,7 +11,7 @@ use tower_sessions::{
     SessionStore,
 };
 
-use super::{millis, now_millis, Store, StoreResult};
+use super::{batch::HeldConnection, millis, now_millis, Store, StoreResult};
 
 /// The session store of a node; see the module docs.
 #[derive(Clone)]
@@ -131,7 +130,7 @@ pub(super) struct NewSession {
 
 /// One statement inserting a batch of new sessions; says for each whether it went in.
 pub(super) async fn insert_sessions(
-    pool: AnyPool,
+    held: HeldConnection,
     sessions: Vec<NewSession>,
 ) -> StoreResult<Vec<bool>> {
     let rows: Vec<String> = (0..sessions.len())
@@ -149,7 +148,11 @@ pub(super) async fn insert_sessions(
             .bind(&session.data)
             .bind(session.expires_at);
     }
-    let mut inserted = query.fetch_all(&pool).await?;
+    let mut lease = held.lease().await?;
+    let mut inserted = query
+        .fetch_all(lease.connection()?)
+        .await
+        .map_err(|e| lease.failed(e))?;
     // An id twice in one batch went in once: only the first of the two may claim it.
     Ok(sessions
         .iter()

@@ -2,10 +2,10 @@
 //! login) so that reuse of a rotated refresh token revokes everything the login led to.
 //! A login is one statement: both tokens in one insert, with no foreign keys to lock.
 
-use sqlx::{AnyPool, FromRow};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{Store, StoreResult};
+use super::{batch::HeldConnection, Store, StoreResult};
 
 /// Digests and expiry times of one freshly issued access + refresh token pair.
 #[derive(Debug, Clone)]
@@ -237,7 +237,7 @@ impl Store {
 
 /// One statement storing both tokens of each family in a batch.
 pub(super) async fn insert_families(
-    pool: AnyPool,
+    held: HeldConnection,
     families: Vec<NewFamily>,
 ) -> StoreResult<Vec<()>> {
     let sql = insert_families_sql(families.len());
@@ -245,7 +245,11 @@ pub(super) async fn insert_families(
     for family in &families {
         query = bind_family(query, family);
     }
-    query.execute(&pool).await?;
+    let mut lease = held.lease().await?;
+    query
+        .execute(lease.connection()?)
+        .await
+        .map_err(|e| lease.failed(e))?;
     Ok(vec![(); families.len()])
 }
 

@@ -1,10 +1,13 @@
 //! People who can log in: builtin accounts (with a password hash) and directory users
 //! (recorded at their first login so they keep one stable id).
 
-use sqlx::{AnyPool, FromRow};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{batch::placeholders, Store, StoreResult};
+use super::{
+    batch::{placeholders, HeldConnection},
+    Store, StoreResult,
+};
 use crate::directory::Identity;
 
 /// A user as stored.
@@ -158,7 +161,7 @@ impl Store {
 
 /// One statement reading the accounts of a batch of logins, in the order asked.
 pub(super) async fn find_users(
-    pool: AnyPool,
+    held: HeldConnection,
     usernames: Vec<String>,
 ) -> StoreResult<Vec<Option<UserRow>>> {
     let sql = format!(
@@ -169,7 +172,11 @@ pub(super) async fn find_users(
     for username in &usernames {
         query = query.bind(username);
     }
-    let rows = query.fetch_all(&pool).await?;
+    let mut lease = held.lease().await?;
+    let rows = query
+        .fetch_all(lease.connection()?)
+        .await
+        .map_err(|e| lease.failed(e))?;
     Ok(usernames
         .iter()
         .map(|name| rows.iter().find(|row| &row.username == name).cloned())

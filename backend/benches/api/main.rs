@@ -7,6 +7,7 @@
 //! (`grant`, `me`, `rss`); `BENCH_SECONDS` sets the length of each run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod http1;
 mod load;
 #[allow(dead_code)]
 #[path = "../../tests/api/postgres.rs"]
@@ -96,22 +97,27 @@ async fn grant_load(
     let app = Application::build(settings).await.unwrap();
     let address = app.local_addr().unwrap();
     tokio::spawn(app.run(std::future::pending()));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONCURRENCY)
-        .build()
-        .unwrap();
-    let url = format!("http://{address}/oauth/token");
-    load::run(CONCURRENCY, seconds(), move |_| {
-        let client = client.clone();
-        let url = url.clone();
+    let request = std::sync::Arc::new(http1::post_form(
+        "/oauth/token",
+        &[
+            ("grant_type", "password"),
+            ("username", "jdevries"),
+            ("password", "jan-pw"),
+            ("client_id", "web"),
+        ],
+    ));
+    let mut connections = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let connection = http1::Connection::open(address).await.unwrap();
+        connections.push(tokio::sync::Mutex::new(connection));
+    }
+    let connections = std::sync::Arc::new(connections);
+    load::run(CONCURRENCY, seconds(), move |n| {
+        let connections = connections.clone();
+        let request = request.clone();
         async move {
-            let form = [
-                ("grant_type", "password"),
-                ("username", "jdevries"),
-                ("password", "jan-pw"),
-                ("client_id", "web"),
-            ];
-            matches!(client.post(&url).form(&form).send().await, Ok(r) if r.status() == 200)
+            let mut connection = connections[n / 1_000_000].lock().await;
+            matches!(connection.send(&request).await, Ok(200))
         }
     })
     .await

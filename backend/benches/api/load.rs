@@ -24,6 +24,24 @@ impl LoadReport {
         self.latencies[index]
     }
 
+    /// One report of several runs of the same measurement.
+    pub fn merge(reports: Vec<LoadReport>) -> LoadReport {
+        let mut merged = LoadReport {
+            requests: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+        };
+        for mut report in reports {
+            merged.requests += report.requests;
+            merged.errors += report.errors;
+            merged.elapsed += report.elapsed;
+            merged.latencies.append(&mut report.latencies);
+        }
+        merged.latencies.sort();
+        merged
+    }
+
     pub fn summary(&self) -> String {
         format!(
             "{:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} requests, {} errors)",

@@ -93,12 +93,22 @@ struct Batches {
     token_families: Batcher<tokens::NewFamily, ()>,
     sessions: Batcher<sessions::NewSession, bool>,
     connections: [HeldConnection; 4],
+    readers: Option<AnyPool>,
 }
 
 impl Batches {
-    fn spawn(pool: &AnyPool, engine: Engine) -> Self {
-        let held = || HeldConnection::new(pool.clone(), engine == Engine::Postgres);
-        let connections = [held(), held(), held(), held()];
+    /// Connections of the SQLite read pool: one per read batcher.
+    const READERS: u32 = 2;
+
+    /// Read batchers use `readers` when given; on PostgreSQL every batcher keeps a connection.
+    fn spawn(pool: &AnyPool, readers: Option<&AnyPool>, engine: Engine) -> Self {
+        let keep = engine == Engine::Postgres;
+        let reader = || match readers {
+            Some(readers) => HeldConnection::new(readers.clone(), true),
+            None => HeldConnection::new(pool.clone(), keep),
+        };
+        let writer = || HeldConnection::new(pool.clone(), keep);
+        let connections = [reader(), reader(), writer(), writer()];
         let [a, b, c, d] = connections.clone();
         Self {
             failure_counters: Batcher::spawn(move |keys| {
@@ -108,6 +118,7 @@ impl Batches {
             token_families: Batcher::spawn(move |new| tokens::insert_families(c.clone(), new)),
             sessions: Batcher::spawn(move |new| sessions::insert_sessions(d.clone(), new)),
             connections,
+            readers: readers.cloned(),
         }
     }
 }
@@ -130,28 +141,23 @@ impl Store {
             .parse::<AnyConnectOptions>()
             .map_err(|e| StoreError::Other(format!("bad database_url: {e}")))?
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let pool = AnyPoolOptions::new()
-            // SQLite has one writer at a time; a single connection queues writers in the pool
-            // instead of in SQLite's sleeping busy handler, and a transaction that reads before
-            // it writes can never fail to upgrade its lock.
-            .max_connections(if engine == Engine::Sqlite { 1 } else { 16 })
-            .acquire_timeout(Duration::from_secs(3))
-            // No ping before each use: it doubled the round trips of every query. A connection
-            // found broken fails its query with an I/O error (a fast 503 the client retries
-            // elsewhere) and is dropped from the pool.
-            .test_before_acquire(false)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if engine == Engine::Sqlite {
-                        conn.execute("pragma journal_mode = wal; pragma busy_timeout = 5000; pragma foreign_keys = on;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        // SQLite has one writer at a time; a single connection queues writers in the pool
+        // instead of in SQLite's sleeping busy handler, and a transaction that reads before it
+        // writes can never fail to upgrade its lock.
+        let writers = if engine == Engine::Sqlite { 1 } else { 16 };
+        let pool = pool_options(engine, writers)
+            .connect_with(options.clone())
             .await?;
-        let batches = Arc::new(Batches::spawn(&pool, engine));
+        // In WAL mode readers never wait for the writer: on SQLite the batched login reads get
+        // connections of their own (an in-memory database exists once per connection, so
+        // there they share the writer's).
+        let readers = match engine {
+            Engine::Sqlite if !is_in_memory(url.expose()) => {
+                Some(pool_options(engine, Batches::READERS).connect_lazy_with(options))
+            }
+            _ => None,
+        };
+        let batches = Arc::new(Batches::spawn(&pool, readers.as_ref(), engine));
         Ok(Self {
             pool,
             engine,
@@ -187,8 +193,36 @@ impl Store {
         for held in &self.batches.connections {
             held.release().await;
         }
+        if let Some(readers) = &self.batches.readers {
+            readers.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+fn pool_options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        // No ping before each use: it doubled the round trips of every query. A connection
+        // found broken fails its query with an I/O error (a fast 503 the client retries
+        // elsewhere) and is dropped from the pool.
+        .test_before_acquire(false)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if engine == Engine::Sqlite {
+                    conn.execute(
+                        "pragma journal_mode = wal; pragma busy_timeout = 5000; pragma foreign_keys = on;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 fn create_sqlite_parent_dir(url: &str) -> StoreResult<()> {

@@ -102,10 +102,7 @@ async fn password_grant_vs_raw_ldap() {
 
 /// Starts a node on the LDAP directory; failed-login limits are lifted so the load is never
 /// throttled.
-async fn ldap_node(
-    mut settings: Settings,
-    ldap: &boardcast::config::LdapSettings,
-) -> SocketAddr {
+async fn ldap_node(mut settings: Settings, ldap: &boardcast::config::LdapSettings) -> SocketAddr {
     settings.ldap = Some(ldap.clone());
     settings.auth.max_failures_per_address = u32::MAX;
     let app = Application::build(settings).await.unwrap();

@@ -7,6 +7,7 @@
 mod batch;
 mod clients;
 mod login_failures;
+mod login_writes;
 mod sessions;
 mod tokens;
 mod users;
@@ -90,9 +91,8 @@ pub struct Store {
 struct Batches {
     failure_counters: Batcher<Vec<String>, Vec<login_failures::CounterRow>>,
     users: Batcher<String, Option<UserRow>>,
-    token_families: Batcher<tokens::NewFamily, ()>,
-    sessions: Batcher<sessions::NewSession, bool>,
-    connections: [HeldConnection; 4],
+    login_writes: Batcher<login_writes::LoginWrite, bool>,
+    connections: [HeldConnection; 3],
     readers: Option<AnyPool>,
 }
 
@@ -108,15 +108,14 @@ impl Batches {
             None => HeldConnection::new(pool.clone(), keep),
         };
         let writer = || HeldConnection::new(pool.clone(), keep);
-        let connections = [reader(), reader(), writer(), writer()];
-        let [a, b, c, d] = connections.clone();
+        let connections = [reader(), reader(), writer()];
+        let [a, b, c] = connections.clone();
         Self {
             failure_counters: Batcher::spawn(move |keys| {
                 login_failures::read_counters(a.clone(), keys)
             }),
             users: Batcher::spawn(move |names| users::find_users(b.clone(), names)),
-            token_families: Batcher::spawn(move |new| tokens::insert_families(c.clone(), new)),
-            sessions: Batcher::spawn(move |new| sessions::insert_sessions(d.clone(), new)),
+            login_writes: Batcher::spawn(move |new| login_writes::write_batch(c.clone(), new)),
             connections,
             readers: readers.cloned(),
         }

@@ -4,6 +4,7 @@
 //! single writer.
 
 use async_trait::async_trait;
+use sqlx::AnyConnection;
 use time::OffsetDateTime;
 use tower_sessions::{
     session::{Id, Record},
@@ -11,7 +12,7 @@ use tower_sessions::{
     SessionStore,
 };
 
-use super::{batch::HeldConnection, millis, now_millis, Store, StoreResult};
+use super::{login_writes::LoginWrite, millis, now_millis, Store, StoreResult};
 
 /// The session store of a node; see the module docs.
 #[derive(Clone)]
@@ -63,8 +64,8 @@ impl SessionStore for WebSessions {
             let inserted = self
                 .store
                 .batches
-                .sessions
-                .call(session)
+                .login_writes
+                .call(LoginWrite::Session(session))
                 .await
                 .map_err(|e| Error::Backend(e.to_string()))?;
             if inserted {
@@ -130,9 +131,9 @@ pub(super) struct NewSession {
 
 /// One statement inserting a batch of new sessions; says for each whether it went in.
 pub(super) async fn insert_sessions(
-    held: HeldConnection,
-    sessions: Vec<NewSession>,
-) -> StoreResult<Vec<bool>> {
+    connection: &mut AnyConnection,
+    sessions: &[&NewSession],
+) -> Result<Vec<bool>, sqlx::Error> {
     let rows: Vec<String> = (0..sessions.len())
         .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
         .collect();
@@ -142,17 +143,13 @@ pub(super) async fn insert_sessions(
         rows.join(", ")
     );
     let mut query = sqlx::query_as::<_, (String,)>(&sql);
-    for session in &sessions {
+    for session in sessions {
         query = query
             .bind(&session.id)
             .bind(&session.data)
             .bind(session.expires_at);
     }
-    let mut lease = held.lease().await?;
-    let mut inserted = query
-        .fetch_all(lease.connection()?)
-        .await
-        .map_err(|e| lease.failed(e))?;
+    let mut inserted = query.fetch_all(connection).await?;
     // An id twice in one batch went in once: only the first of the two may claim it.
     Ok(sessions
         .iter()

@@ -2,10 +2,10 @@
 //! login) so that reuse of a rotated refresh token revokes everything the login led to.
 //! A login is one statement: both tokens in one insert, with no foreign keys to lock.
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 use uuid::Uuid;
 
-use super::{batch::HeldConnection, Store, StoreResult};
+use super::{login_writes::LoginWrite, Store, StoreResult};
 
 /// Digests and expiry times of one freshly issued access + refresh token pair.
 #[derive(Debug, Clone)]
@@ -86,7 +86,10 @@ impl Store {
             scope: scope.to_string(),
             pair: pair.clone(),
         };
-        self.batches.token_families.call(family).await?;
+        self.batches
+            .login_writes
+            .call(LoginWrite::Family(family))
+            .await?;
         Ok(family_id)
     }
 
@@ -237,20 +240,16 @@ impl Store {
 
 /// One statement storing both tokens of each family in a batch.
 pub(super) async fn insert_families(
-    held: HeldConnection,
-    families: Vec<NewFamily>,
-) -> StoreResult<Vec<()>> {
+    connection: &mut AnyConnection,
+    families: &[&NewFamily],
+) -> Result<(), sqlx::Error> {
     let sql = insert_families_sql(families.len());
     let mut query = sqlx::query(&sql);
-    for family in &families {
+    for family in families {
         query = bind_family(query, family);
     }
-    let mut lease = held.lease().await?;
-    query
-        .execute(lease.connection()?)
-        .await
-        .map_err(|e| lease.failed(e))?;
-    Ok(vec![(); families.len()])
+    query.execute(connection).await?;
+    Ok(())
 }
 
 /// An insert of `count` families' pairs; each family binds eight parameters (see

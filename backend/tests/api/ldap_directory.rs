@@ -299,3 +299,52 @@ async fn concurrent_logins_get_their_own_answers_over_a_bounded_number_of_connec
         directory.connections_opened()
     );
 }
+
+const TEACHERS: &str = "cn=teachers,ou=groups,dc=school,dc=example";
+const JAN: &str = "uid=jdevries,ou=people,dc=school,dc=example";
+
+#[tokio::test]
+async fn a_removed_teacher_keeps_the_role_only_until_the_role_cache_expires() {
+    let slapd = Slapd::start().await;
+    let mut settings = slapd.settings();
+    let window = Duration::from_millis(500);
+    settings.role_cache = window;
+    let directory = LdapDirectory::new(&settings);
+    let roles = |identity: Identity| identity.roles;
+    let lists_read_after = Instant::now();
+    assert_eq!(
+        roles(directory.authenticate("jdevries", "jan-pw").await.unwrap()),
+        TEACHER
+    );
+    slapd.remove_member(TEACHERS, JAN).await;
+    loop {
+        let asked_at = Instant::now();
+        let now_roles = roles(directory.authenticate("jdevries", "jan-pw").await.unwrap());
+        if now_roles == Roles::default() {
+            assert!(
+                asked_at >= lists_read_after + window,
+                "the member lists were read again before the window ended"
+            );
+            break;
+        }
+        assert_eq!(now_roles, TEACHER);
+        assert!(
+            lists_read_after.elapsed() < window * 4,
+            "the removal never counted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn without_a_role_cache_a_removal_counts_at_the_next_login() {
+    let slapd = Slapd::start().await;
+    let mut settings = slapd.settings();
+    settings.role_cache = Duration::ZERO;
+    let directory = LdapDirectory::new(&settings);
+    let first = directory.authenticate("jdevries", "jan-pw").await.unwrap();
+    assert_eq!(first.roles, TEACHER);
+    slapd.remove_member(TEACHERS, JAN).await;
+    let second = directory.authenticate("jdevries", "jan-pw").await.unwrap();
+    assert_eq!(second.roles, Roles::default());
+}

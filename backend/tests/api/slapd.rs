@@ -14,6 +14,9 @@ use tempfile::TempDir;
 
 const SLAPD: &str = "/usr/sbin/slapd";
 const SLAPADD: &str = "/usr/sbin/slapadd";
+/// The directory's own administrator, who may change groups in tests.
+const ADMIN_DN: &str = "cn=admin,dc=school,dc=example";
+const ADMIN_PASSWORD: &str = "admin-secret";
 
 /// A running private slapd; dropping it kills the server and removes its files.
 pub struct Slapd {
@@ -120,6 +123,24 @@ impl Slapd {
         self.spawn().await;
     }
 
+    /// Takes `member` (a DN) out of the group `group` (a DN), as the directory's admin would.
+    pub async fn remove_member(&self, group: &str, member: &str) {
+        let (driver, mut ldap) = ldap3::LdapConnAsync::new(&self.url()).await.unwrap();
+        ldap3::drive!(driver);
+        ldap.simple_bind(ADMIN_DN, ADMIN_PASSWORD)
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        let removal = ldap3::Mod::Delete("member", std::collections::HashSet::from([member]));
+        ldap.modify(group, vec![removal])
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        ldap.unbind().await.unwrap();
+    }
+
     /// Freezes the server: the kernel still completes TCP handshakes, nothing answers.
     pub fn pause(&self) {
         self.signal("-STOP");
@@ -158,7 +179,8 @@ moduleload back_mdb
 database mdb
 maxsize 10485760
 suffix \"dc=school,dc=example\"
-rootdn \"cn=admin,dc=school,dc=example\"
+rootdn \"{ADMIN_DN}\"
+rootpw {ADMIN_PASSWORD}
 directory {dir}/db
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none

@@ -234,3 +234,53 @@ both_engines!(purging_removes_only_dead_tokens, |engine| async move {
         RotateOutcome::Rotated(_)
     ));
 });
+
+both_engines!(
+    concurrent_lookups_each_find_their_own_account,
+    |engine| async move {
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let names: Vec<String> = (0..40).map(|i| format!("teacher{i}")).collect();
+        for name in &names {
+            store.create_user(user(name), 0).await.unwrap();
+        }
+        let mut lookups = tokio::task::JoinSet::new();
+        for name in names.iter().cloned().chain(["nobody".to_string()]) {
+            let store = store.clone();
+            lookups.spawn(async move { (store.find_user(&name).await.unwrap(), name) });
+        }
+        while let Some(joined) = lookups.join_next().await {
+            let (found, name) = joined.unwrap();
+            match found {
+                Some(row) => assert_eq!(row.username, name),
+                None => assert_eq!(name, "nobody"),
+            }
+        }
+    }
+);
+
+both_engines!(a_taken_session_id_gets_a_new_one, |engine| async move {
+    use tower_sessions::{
+        session::{Id, Record},
+        SessionStore,
+    };
+    let database = TestDatabase::new(engine).await;
+    let store = database.store().await;
+    let sessions = store.web_sessions();
+    let expiry_date = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let record = |value: &str| Record {
+        id: Id(42),
+        data: [("login".to_string(), serde_json::json!(value))].into(),
+        expiry_date,
+    };
+    let mut first = record("first");
+    sessions.create(&mut first).await.unwrap();
+    let mut second = record("second");
+    sessions.create(&mut second).await.unwrap();
+    assert_eq!(first.id, Id(42));
+    assert_ne!(second.id, Id(42));
+    let kept = sessions.load(&Id(42)).await.unwrap().unwrap();
+    assert_eq!(kept.data["login"], "first");
+    let moved = sessions.load(&second.id).await.unwrap().unwrap();
+    assert_eq!(moved.data["login"], "second");
+});

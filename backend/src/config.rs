@@ -27,6 +27,7 @@ pub struct Settings {
     /// `None` selects the builtin user directory.
     pub ldap: Option<LdapSettings>,
     pub auth: AuthSettings,
+    pub pairing: PairingSettings,
     /// After SIGTERM, how long requests in flight may take before the node stops anyway, so
     /// a stuck or slow client cannot hold a restart hostage.
     #[serde(deserialize_with = "duration")]
@@ -67,6 +68,26 @@ pub struct LdapSettings {
     pub role_cache: Duration,
 }
 
+/// Boards and pairing codes (extensions of API.md, all optional).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PairingSettings {
+    /// How long a pairing code shown on a board stays valid.
+    #[serde(deserialize_with = "duration")]
+    pub code_ttl: Duration,
+    /// Wrong codes allowed per teacher per `failure_window`, then 429.
+    pub max_failures_per_user: u32,
+    /// Wrong codes allowed per client address per `failure_window`, then 429.
+    pub max_failures_per_address: u32,
+    #[serde(deserialize_with = "duration")]
+    pub failure_window: Duration,
+    /// Board registrations allowed per client address per hour.
+    pub max_boards_per_address_per_hour: u32,
+    /// Boards never paired are removed once this old.
+    #[serde(deserialize_with = "duration")]
+    pub unpaired_board_ttl: Duration,
+}
+
 /// Token lifetimes and login throttling (extensions of API.md, all optional).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -100,6 +121,7 @@ impl Default for Settings {
             web: WebSettings::default(),
             ldap: None,
             auth: AuthSettings::default(),
+            pairing: PairingSettings::default(),
             shutdown_drain: Duration::from_secs(10),
         }
     }
@@ -112,6 +134,19 @@ impl Default for WebSettings {
             allowed_origins: Vec::new(),
             cookie_domain: String::new(),
             trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl Default for PairingSettings {
+    fn default() -> Self {
+        Self {
+            code_ttl: Duration::from_secs(10 * 60),
+            max_failures_per_user: 10,
+            max_failures_per_address: 30,
+            failure_window: Duration::from_secs(15 * 60),
+            max_boards_per_address_per_hour: 30,
+            unpaired_board_ttl: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -190,6 +225,9 @@ impl Settings {
             if ldap.timeout.is_zero() {
                 return Err(ConfigError("ldap.timeout: must be above zero".into()));
             }
+        }
+        if self.pairing.code_ttl.is_zero() {
+            return Err(ConfigError("pairing.code_ttl: must be above zero".into()));
         }
         let auth = &self.auth;
         if auth.access_token_ttl.is_zero() || auth.refresh_token_ttl.is_zero() {

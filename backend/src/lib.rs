@@ -4,6 +4,8 @@
 
 /// Logins, OAuth2 grants and tokens.
 pub mod auth;
+/// Classroom boards, their pairing codes and pairings.
+pub mod boards;
 /// The admin command line (`boardcast serve`, `user`, `client`, ...).
 pub mod cli;
 /// Settings from defaults, file and environment.

@@ -13,12 +13,13 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::{Authenticator, LoginThrottle, Registrar, TokenService},
+    boards::Boards,
     config::Settings,
     directory::{BuiltinDirectory, Directory, LdapDirectory},
     http,
     metrics::Metrics,
     state::AppState,
-    store::{now_millis, Store},
+    store::{duration_millis, now_millis, Store},
 };
 
 /// How often expired tokens are deleted.
@@ -53,6 +54,7 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let state = AppState {
+            boards: Boards::new(store.clone(), &settings.pairing),
             settings: Arc::new(settings),
             store,
             auth,
@@ -80,7 +82,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let purge = tokio::spawn(purge_expired(store.clone()));
+        let purge = tokio::spawn(purge_expired(
+            store.clone(),
+            self.state.settings.pairing.unpaired_board_ttl,
+        ));
         tracing::info!(
             node = %self.state.settings.node_id,
             address = %self.listener.local_addr()?,
@@ -119,18 +124,29 @@ impl Application {
     }
 }
 
-/// Deletes expired tokens and sessions now and then, keeping the database small.
-async fn purge_expired(store: Store) {
+/// Deletes what can no longer be used now and then, keeping the database small: expired
+/// tokens, sessions and pairing codes, and boards nobody paired that went quiet long ago.
+async fn purge_expired(store: Store, unpaired_board_ttl: Duration) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     loop {
         ticks.tick().await;
-        match store.purge_expired_tokens(now_millis()).await {
-            Ok(removed) => tracing::debug!(removed, "expired tokens purged"),
-            Err(error) => tracing::warn!(%error, "purging expired tokens failed"),
-        }
-        match store.purge_expired_sessions(now_millis()).await {
-            Ok(removed) => tracing::debug!(removed, "expired sessions purged"),
-            Err(error) => tracing::warn!(%error, "purging expired sessions failed"),
+        let now = now_millis();
+        let purged = [
+            ("tokens", store.purge_expired_tokens(now).await),
+            ("sessions", store.purge_expired_sessions(now).await),
+            ("pairing codes", store.purge_expired_codes(now).await),
+            (
+                "unpaired boards",
+                store
+                    .purge_unpaired_boards(now - duration_millis(unpaired_board_ttl))
+                    .await,
+            ),
+        ];
+        for (what, result) in purged {
+            match result {
+                Ok(removed) => tracing::debug!(removed, "expired {what} purged"),
+                Err(error) => tracing::warn!(%error, "purging expired {what} failed"),
+            }
         }
     }
 }

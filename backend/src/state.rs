@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use crate::{auth::Authenticator, config::Settings, metrics::Metrics, store::Store};
+use crate::{
+    auth::Authenticator, boards::Boards, config::Settings, metrics::Metrics, store::Store,
+};
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub auth: Authenticator,
+    pub boards: Boards,
     pub metrics: Metrics,
 }
 
@@ -24,5 +27,11 @@ impl FromRef<AppState> for Store {
 impl FromRef<AppState> for Authenticator {
     fn from_ref(state: &AppState) -> Self {
         state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Boards {
+    fn from_ref(state: &AppState) -> Self {
+        state.boards.clone()
     }
 }

@@ -1,5 +1,6 @@
-//! Limits failed logins per username and per client address across the whole cluster: the
-//! counters live in the shared database, so spreading guesses over nodes gains nothing.
+//! Limits failed logins per username and per client address, and other attempts worth
+//! bounding (pairing-code guesses, board registrations), across the whole cluster: the
+//! counters live in the shared database, so spreading attempts over nodes gains nothing.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -89,4 +90,44 @@ fn user_key(username: &str) -> String {
 
 fn address_key(address: IpAddr) -> String {
     format!("addr:{address}")
+}
+
+/// At most `max` counted attempts per key in a fixed window, cluster-wide.
+#[derive(Clone)]
+pub struct WindowLimit {
+    store: Store,
+    max: i64,
+    window_ms: i64,
+}
+
+impl WindowLimit {
+    pub fn new(store: Store, max: u32, window: Duration) -> Self {
+        Self {
+            store,
+            max: i64::from(max),
+            window_ms: duration_millis(window),
+        }
+    }
+
+    /// `Err(Throttled)` once `key` has used up its attempts in the current window.
+    pub async fn check(&self, key: &str, now: i64) -> StoreResult<Result<(), Throttled>> {
+        let [(count, window_end)] = self
+            .store
+            .login_failures([key], now, self.window_ms)
+            .await?;
+        if count < self.max {
+            return Ok(Ok(()));
+        }
+        let wait_ms = u64::try_from(window_end - now).unwrap_or(0).max(1_000);
+        Ok(Err(Throttled {
+            retry_after: Duration::from_millis(wait_ms),
+        }))
+    }
+
+    /// Counts one attempt for `key`.
+    pub async fn record(&self, key: &str, now: i64) -> StoreResult<()> {
+        self.store
+            .record_login_failure(key, now, self.window_ms)
+            .await
+    }
 }

@@ -45,7 +45,7 @@ pub struct TokenService {
 }
 
 /// A new random token: 32 bytes from the OS CSPRNG, hex encoded.
-fn mint() -> String {
+pub fn mint() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     hex::encode(bytes)

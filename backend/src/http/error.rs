@@ -8,7 +8,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::store::StoreError;
+use crate::{boards::PairingError, store::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -24,12 +24,18 @@ pub enum ApiError {
     /// 404
     #[error("{0}")]
     NotFound(String),
+    /// 404 `invalid_code`: a pairing code that is unknown, expired or spent.
+    #[error("{0}")]
+    InvalidCode(String),
     /// 409: conflicts with the current state; nothing was changed.
     #[error("{0}")]
     Conflict(String),
     /// 413
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// 415
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 429 with `Retry-After` in seconds.
     #[error("too many requests; try again in {0} s")]
     TooManyRequests(u64),
@@ -48,8 +54,12 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::InvalidCode(_) => (StatusCode::NOT_FOUND, "invalid_code"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -71,6 +81,28 @@ impl From<StoreError> for ApiError {
             StoreError::Other(reason) => Self::Internal(reason),
         }
     }
+}
+
+impl From<PairingError> for ApiError {
+    fn from(error: PairingError) -> Self {
+        match error {
+            PairingError::InvalidCode => Self::InvalidCode(error.to_string()),
+            PairingError::Invalid(message) => Self::BadRequest {
+                code: "invalid_request",
+                message,
+            },
+            PairingError::NoSuchPairing => Self::NotFound(error.to_string()),
+            PairingError::Throttled(wait) => Self::TooManyRequests(retry_after_seconds(wait)),
+            PairingError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// Whole seconds for `Retry-After`, rounded up so a client never retries too early.
+pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    u64::try_from(wait.as_millis().div_ceil(1000))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 impl IntoResponse for ApiError {
@@ -130,6 +162,13 @@ mod tests {
         let (status, body) = body_of(ApiError::Internal("secret detail".into())).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!body.to_string().contains("secret detail"));
+    }
+
+    #[tokio::test]
+    async fn a_bad_pairing_code_is_404_invalid_code() {
+        let (status, body) = body_of(PairingError::InvalidCode.into()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"], "invalid_code");
     }
 
     #[test]

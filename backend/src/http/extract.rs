@@ -1,4 +1,4 @@
-//! Who is calling: the bearer-token extractor every protected handler takes.
+//! Who is calling: a person with a bearer token, a teacher, or a board with its secret.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -12,7 +12,7 @@ use crate::{
     auth::Authenticator,
     directory::Roles,
     state::AppState,
-    store::{now_millis, TokenPrincipal},
+    store::{now_millis, BoardRow, TokenPrincipal},
 };
 
 /// The person behind a valid access token.
@@ -43,14 +43,96 @@ where
     }
 }
 
-fn bearer_token(parts: &Parts) -> Option<&str> {
+/// A person with the teacher role; anyone else gets 403.
+#[derive(Debug, Clone)]
+pub struct Teacher(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Teacher {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if !user.roles.teacher {
+            return Err(ApiError::Forbidden("only teachers may do this".into()));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// A board proving itself with `Authorization: Board <board_id>:<board_secret>`.
+#[derive(Debug, Clone)]
+pub struct CurrentBoard(pub BoardRow);
+
+impl FromRequestParts<AppState> for CurrentBoard {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (board_id, secret) = board_credentials(parts).ok_or(ApiError::Unauthorized)?;
+        let board = state
+            .boards
+            .authenticate(board_id, secret, now_millis())
+            .await?
+            .ok_or_else(|| {
+                tracing::debug!("board credentials refused");
+                ApiError::Unauthorized
+            })?;
+        tracing::Span::current().record("board.id", board.id.as_str());
+        Ok(Self(board))
+    }
+}
+
+/// Either kind of caller, for endpoints both a teacher and a board may use.
+#[derive(Debug, Clone)]
+pub enum TeacherOrBoard {
+    Teacher(CurrentUser),
+    Board(BoardRow),
+}
+
+impl FromRequestParts<AppState> for TeacherOrBoard {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if board_credentials(parts).is_some() {
+            let CurrentBoard(board) = CurrentBoard::from_request_parts(parts, state).await?;
+            return Ok(Self::Board(board));
+        }
+        let Teacher(user) = Teacher::from_request_parts(parts, state).await?;
+        Ok(Self::Teacher(user))
+    }
+}
+
+fn board_credentials(parts: &Parts) -> Option<(&str, &str)> {
+    let (scheme, credentials) = authorization(parts)?;
+    if !scheme.eq_ignore_ascii_case("board") {
+        return None;
+    }
+    credentials
+        .split_once(':')
+        .filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+}
+
+/// The scheme and the credentials of the `Authorization` header.
+fn authorization(parts: &Parts) -> Option<(&str, &str)> {
     let value = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
+    let (scheme, credentials) = value.split_once(' ')?;
+    Some((scheme, credentials.trim()))
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let (scheme, token) = authorization(parts)?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 

@@ -1,11 +1,14 @@
 //! HTTP: routes, and the layers every request passes (request id, tracing span, CORS, body
 //! limit). Handlers translate HTTP to calls on the domain modules and back; no SQL here.
 
+mod boards;
 mod error;
 mod extract;
 mod health;
+mod json;
 mod me;
 mod oauth;
+mod pairings;
 mod session;
 
 pub use error::ApiError;
@@ -45,6 +48,8 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(with_sessions)
         .merge(me::router())
+        .merge(boards::router())
+        .merge(pairings::router())
         .merge(health::router().layer(middleware::map_response(quiet_log)))
         .route("/api/{*rest}", axum::routing::any(api_not_found));
     if let Some(dir) = state
@@ -141,6 +146,7 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
         http.route = route,
         request.id = request_id,
         user.id = tracing::field::Empty,
+        board.id = tracing::field::Empty,
     )
 }
 

@@ -5,6 +5,7 @@
 //! is written once, and the same test suite runs on both engines.
 
 mod batch;
+mod boards;
 mod clients;
 mod login_failures;
 mod login_writes;
@@ -12,6 +13,7 @@ mod sessions;
 mod tokens;
 mod users;
 
+pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
 pub use sessions::WebSessions;
 pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};

@@ -7,6 +7,7 @@ mod helpers;
 mod ldap_directory;
 mod ldap_login;
 mod oauth;
+mod pairing;
 mod postgres;
 mod session;
 mod slapd;

@@ -284,3 +284,78 @@ both_engines!(a_taken_session_id_gets_a_new_one, |engine| async move {
     let moved = sessions.load(&second.id).await.unwrap().unwrap();
     assert_eq!(moved.data["login"], "second");
 });
+
+both_engines!(
+    purging_removes_only_quiet_unpaired_boards_and_dead_codes,
+    |engine| async move {
+        use boardcast::store::BoardRow;
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let board = |id: &str, seen: i64| BoardRow {
+            id: id.into(),
+            name: id.into(),
+            secret_digest: "digest".into(),
+            created_at: 0,
+            last_seen_at: seen,
+        };
+        for (id, seen) in [("quiet", 1_000), ("paired", 1_000), ("recent", 9_000)] {
+            store.create_board(&board(id, seen)).await.unwrap();
+        }
+        assert!(store
+            .issue_pairing_code("paired", "111111", 50_000, 1_000)
+            .await
+            .unwrap());
+        store
+            .pair_with_code("111111", "p1", "teacher", None, 2_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(store
+            .issue_pairing_code("quiet", "222222", 3_000, 1_000)
+            .await
+            .unwrap());
+        assert_eq!(store.purge_expired_codes(5_000).await.unwrap(), 1);
+        assert_eq!(store.purge_unpaired_boards(5_000).await.unwrap(), 1);
+        assert!(store.find_board("quiet").await.unwrap().is_none());
+        assert!(store.find_board("paired").await.unwrap().is_some());
+        assert!(store.find_board("recent").await.unwrap().is_some());
+    }
+);
+
+both_engines!(
+    a_live_code_is_never_given_to_a_second_board,
+    |engine| async move {
+        use boardcast::store::BoardRow;
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        for id in ["a", "b"] {
+            let row = BoardRow {
+                id: id.into(),
+                name: id.into(),
+                secret_digest: "digest".into(),
+                created_at: 0,
+                last_seen_at: 0,
+            };
+            store.create_board(&row).await.unwrap();
+        }
+        assert!(store
+            .issue_pairing_code("a", "123456", 10_000, 0)
+            .await
+            .unwrap());
+        assert!(!store
+            .issue_pairing_code("b", "123456", 20_000, 5_000)
+            .await
+            .unwrap());
+        // Once it has expired, the code may be drawn again.
+        assert!(store
+            .issue_pairing_code("b", "123456", 30_000, 10_000)
+            .await
+            .unwrap());
+        let pairing = store
+            .pair_with_code("123456", "p", "teacher", None, 11_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(pairing.board_id, "b");
+    }
+);

@@ -16,6 +16,8 @@ pub mod directory;
 pub mod http;
 /// Prometheus counters and histograms.
 pub mod metrics;
+/// Live board traffic: commands, the board log, fan-out.
+pub mod realtime;
 /// Wiring a node together and serving it.
 pub mod startup;
 /// What handlers share.
@@ -24,3 +26,5 @@ pub mod state;
 pub mod store;
 /// Log setup.
 pub mod telemetry;
+/// Times as RFC 3339 on the wire, milliseconds inside.
+pub mod wire_time;

@@ -1,6 +1,5 @@
-//! JSON in and out of `/api`: request bodies whose every failure is an API.md error (415 for
-//! another content type, 413 too large, 400 malformed or mistyped), and the RFC 3339 form of
-//! the stored millisecond times.
+//! JSON request bodies of `/api`, whose every failure is an API.md error (415 for another
+//! content type, 413 too large, 400 malformed or mistyped).
 
 use axum::{
     extract::{rejection::JsonRejection, FromRequest, Request},
@@ -8,7 +7,6 @@ use axum::{
     Json,
 };
 use serde::de::DeserializeOwned;
-use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::error::ApiError;
 
@@ -51,21 +49,4 @@ fn json_error(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// A stored time (milliseconds since the epoch) as API.md writes times: RFC 3339, UTC.
-pub fn rfc3339(millis: i64) -> String {
-    OffsetDateTime::UNIX_EPOCH
-        .checked_add(time::Duration::milliseconds(millis))
-        .and_then(|time| time.format(&Rfc3339).ok())
-        .unwrap_or_else(|| format!("@{millis}ms"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_000_000_123), "2026-11-18T11:06:40.123Z");
-    }
-}
+pub use crate::wire_time::to_rfc3339 as rfc3339;

@@ -1,0 +1,352 @@
+//! What a controller may ask a board to do, and the one place that decides whether a command
+//! is valid and what state it leads to. The log appends a command only after [`apply`] has
+//! accepted it, so a refused command changes nothing, and every connection that replays the
+//! log with [`apply`] reaches the same state.
+//!
+//! Commands that set absolute state are absolute (`goto {slide}`, `timer` as an end time), so
+//! a retried or late command cannot drift.
+
+use serde::{Deserialize, Serialize};
+
+/// The longest timer a teacher can start: a school day.
+pub const MAX_TIMER_SECONDS: u32 = 12 * 3600;
+
+/// A command's action (`action.kind` in API.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    OpenLesson {
+        lesson_id: String,
+        #[serde(default)]
+        slide: u32,
+    },
+    Goto {
+        slide: u32,
+    },
+    // Braces, not unit variants: serde refuses unknown fields only on struct variants.
+    Next {},
+    Prev {},
+    Blank {
+        on: bool,
+    },
+    /// Starts a countdown of `seconds`, or stops it with `null`.
+    Timer {
+        seconds: Option<u32>,
+    },
+    /// Back to an empty board: no lesson, not blanked, no timer.
+    Clear {},
+}
+
+/// What a board shows; API.md's `state`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardState {
+    pub lesson_id: Option<String>,
+    pub slide: u32,
+    pub blank: bool,
+    /// When the timer runs out (milliseconds inside, RFC 3339 on the wire).
+    #[serde(with = "crate::wire_time::optional")]
+    pub timer_ends_at: Option<i64>,
+}
+
+/// What validation needs to know about the lesson a command refers to.
+pub trait LessonCatalog {
+    /// The number of slides of `lesson_id` if the commanding teacher may show it; `None` for
+    /// unknown lessons and other teachers' lessons (refused alike).
+    fn slide_count(&self, lesson_id: &str) -> Option<u32>;
+}
+
+/// Why a command was refused; the `error` frame carries [`ActionError::code`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    #[error("there is no such lesson, or it is not yours")]
+    UnknownLesson,
+    #[error("slide {slide} does not exist; the lesson has {count} slides")]
+    SlideOutOfRange { slide: u32, count: u32 },
+    #[error("no lesson is open")]
+    NoLesson,
+    #[error("a timer runs at most {MAX_TIMER_SECONDS} seconds and at least 1")]
+    BadTimer,
+}
+
+impl ActionError {
+    /// The snake_case code of the `error` frame.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownLesson => "unknown_lesson",
+            Self::SlideOutOfRange { .. } => "slide_out_of_range",
+            Self::NoLesson => "no_lesson",
+            Self::BadTimer => "invalid_timer",
+        }
+    }
+}
+
+/// The state after `action`, applied at `now` (milliseconds) on `state`, or why not.
+pub fn apply(
+    state: &BoardState,
+    action: &Action,
+    lessons: &impl LessonCatalog,
+    now: i64,
+) -> Result<BoardState, ActionError> {
+    let mut next = state.clone();
+    match action {
+        Action::OpenLesson { lesson_id, slide } => {
+            let count = lessons
+                .slide_count(lesson_id)
+                .ok_or(ActionError::UnknownLesson)?;
+            check_slide(*slide, count)?;
+            next.lesson_id = Some(lesson_id.clone());
+            next.slide = *slide;
+            next.blank = false;
+        }
+        Action::Goto { slide } => {
+            check_slide(*slide, open_lesson_slides(state, lessons)?)?;
+            next.slide = *slide;
+        }
+        Action::Next {} => {
+            let count = open_lesson_slides(state, lessons)?;
+            // At the last slide, "next" stays there: a double tap must not be an error.
+            next.slide = (state.slide + 1).min(count.saturating_sub(1));
+        }
+        Action::Prev {} => {
+            open_lesson_slides(state, lessons)?;
+            next.slide = state.slide.saturating_sub(1);
+        }
+        Action::Blank { on } => next.blank = *on,
+        Action::Timer { seconds: None } => next.timer_ends_at = None,
+        Action::Timer {
+            seconds: Some(seconds),
+        } => {
+            if *seconds == 0 || *seconds > MAX_TIMER_SECONDS {
+                return Err(ActionError::BadTimer);
+            }
+            next.timer_ends_at = Some(now + i64::from(*seconds) * 1000);
+        }
+        Action::Clear {} => next = BoardState::default(),
+    }
+    Ok(next)
+}
+
+fn open_lesson_slides(
+    state: &BoardState,
+    lessons: &impl LessonCatalog,
+) -> Result<u32, ActionError> {
+    let lesson_id = state.lesson_id.as_deref().ok_or(ActionError::NoLesson)?;
+    lessons
+        .slide_count(lesson_id)
+        .ok_or(ActionError::UnknownLesson)
+}
+
+fn check_slide(slide: u32, count: u32) -> Result<(), ActionError> {
+    if slide < count {
+        Ok(())
+    } else {
+        Err(ActionError::SlideOutOfRange { slide, count })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct Lessons(HashMap<&'static str, u32>);
+
+    impl LessonCatalog for Lessons {
+        fn slide_count(&self, lesson_id: &str) -> Option<u32> {
+            self.0.get(lesson_id).copied()
+        }
+    }
+
+    fn lessons() -> Lessons {
+        Lessons(HashMap::from([("fractions", 3), ("empty", 0)]))
+    }
+
+    fn open(slide: u32) -> BoardState {
+        BoardState {
+            lesson_id: Some("fractions".into()),
+            slide,
+            ..BoardState::default()
+        }
+    }
+
+    fn parse(json: &str) -> Action {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn actions_parse_as_api_md_writes_them() {
+        assert_eq!(
+            parse(r#"{"kind":"open_lesson","lesson_id":"l1"}"#),
+            Action::OpenLesson {
+                lesson_id: "l1".into(),
+                slide: 0
+            }
+        );
+        assert_eq!(
+            parse(r#"{"kind":"goto","slide":2}"#),
+            Action::Goto { slide: 2 }
+        );
+        assert_eq!(parse(r#"{"kind":"next"}"#), Action::Next {});
+        assert_eq!(
+            parse(r#"{"kind":"timer","seconds":null}"#),
+            Action::Timer { seconds: None }
+        );
+        assert_eq!(
+            parse(r#"{"kind":"blank","on":true}"#),
+            Action::Blank { on: true }
+        );
+    }
+
+    #[test]
+    fn unknown_kinds_wrong_types_and_extra_fields_do_not_parse() {
+        for json in [
+            r#"{"kind":"explode"}"#,
+            r#"{"kind":"goto","slide":-1}"#,
+            r#"{"kind":"goto","slide":"2"}"#,
+            r#"{"kind":"goto"}"#,
+            r#"{"kind":"next","slide":3}"#,
+            r#"{"slide":3}"#,
+        ] {
+            assert!(serde_json::from_str::<Action>(json).is_err(), "{json}");
+        }
+    }
+
+    #[test]
+    fn opening_a_lesson_shows_its_slide_and_unblanks() {
+        let blanked = BoardState {
+            blank: true,
+            ..BoardState::default()
+        };
+        let action = Action::OpenLesson {
+            lesson_id: "fractions".into(),
+            slide: 2,
+        };
+        let next = apply(&blanked, &action, &lessons(), 0).unwrap();
+        assert_eq!(next.lesson_id.as_deref(), Some("fractions"));
+        assert_eq!(next.slide, 2);
+        assert!(!next.blank);
+    }
+
+    #[test]
+    fn unknown_lessons_and_slides_out_of_range_are_refused() {
+        let unknown = Action::OpenLesson {
+            lesson_id: "someone else's".into(),
+            slide: 0,
+        };
+        assert_eq!(
+            apply(&BoardState::default(), &unknown, &lessons(), 0),
+            Err(ActionError::UnknownLesson)
+        );
+        assert_eq!(
+            apply(&open(0), &Action::Goto { slide: 3 }, &lessons(), 0),
+            Err(ActionError::SlideOutOfRange { slide: 3, count: 3 })
+        );
+        let empty = Action::OpenLesson {
+            lesson_id: "empty".into(),
+            slide: 0,
+        };
+        assert!(apply(&BoardState::default(), &empty, &lessons(), 0).is_err());
+    }
+
+    #[test]
+    fn next_and_prev_stop_at_the_ends() {
+        let catalog = lessons();
+        assert_eq!(
+            apply(&open(1), &Action::Next {}, &catalog, 0)
+                .unwrap()
+                .slide,
+            2
+        );
+        assert_eq!(
+            apply(&open(2), &Action::Next {}, &catalog, 0)
+                .unwrap()
+                .slide,
+            2
+        );
+        assert_eq!(
+            apply(&open(1), &Action::Prev {}, &catalog, 0)
+                .unwrap()
+                .slide,
+            0
+        );
+        assert_eq!(
+            apply(&open(0), &Action::Prev {}, &catalog, 0)
+                .unwrap()
+                .slide,
+            0
+        );
+    }
+
+    #[test]
+    fn moving_without_a_lesson_is_refused() {
+        for action in [Action::Next {}, Action::Prev {}, Action::Goto { slide: 0 }] {
+            assert_eq!(
+                apply(&BoardState::default(), &action, &lessons(), 0),
+                Err(ActionError::NoLesson)
+            );
+        }
+    }
+
+    #[test]
+    fn a_timer_is_an_end_time_and_null_stops_it() {
+        let started = apply(
+            &BoardState::default(),
+            &Action::Timer { seconds: Some(90) },
+            &lessons(),
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(started.timer_ends_at, Some(91_000));
+        let stopped = apply(
+            &started,
+            &Action::Timer { seconds: None },
+            &lessons(),
+            2_000,
+        )
+        .unwrap();
+        assert_eq!(stopped.timer_ends_at, None);
+        for seconds in [0, MAX_TIMER_SECONDS + 1] {
+            assert_eq!(
+                apply(
+                    &BoardState::default(),
+                    &Action::Timer {
+                        seconds: Some(seconds)
+                    },
+                    &lessons(),
+                    0
+                ),
+                Err(ActionError::BadTimer)
+            );
+        }
+    }
+
+    #[test]
+    fn clear_empties_the_board() {
+        let busy = BoardState {
+            blank: true,
+            timer_ends_at: Some(5),
+            ..open(2)
+        };
+        assert_eq!(
+            apply(&busy, &Action::Clear {}, &lessons(), 0).unwrap(),
+            BoardState::default()
+        );
+    }
+
+    #[test]
+    fn the_state_serializes_as_api_md_writes_it() {
+        let json = serde_json::to_value(open(1)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"lesson_id":"fractions","slide":1,"blank":false,"timer_ends_at":null})
+        );
+        let timed = BoardState {
+            timer_ends_at: Some(0),
+            ..open(1)
+        };
+        let json = serde_json::to_value(&timed).unwrap();
+        assert_eq!(json["timer_ends_at"], "1970-01-01T00:00:00Z");
+        assert_eq!(serde_json::from_value::<BoardState>(json).unwrap(), timed);
+    }
+}

@@ -142,8 +142,16 @@ impl Slapd {
     }
 
     /// Freezes the server: the kernel still completes TCP handshakes, nothing answers.
+    /// Returns once the process is stopped (a signal is delivered asynchronously, and a
+    /// server still running could answer the next request).
     pub fn pause(&self) {
         self.signal("-STOP");
+        let pid = self.child.as_ref().expect("slapd is not running").id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !is_stopped(pid) {
+            assert!(Instant::now() < deadline, "slapd did not stop");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     pub fn resume(&self) {
@@ -158,6 +166,21 @@ impl Slapd {
             .unwrap();
         assert!(status.success());
     }
+}
+
+/// Whether the process is stopped by a signal (state `T` in `/proc/<pid>/stat`).
+fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The state follows the command name, which is in parentheses.
+            let after_name = &stat[stat.rfind(')')? + 1..];
+            after_name
+                .split_whitespace()
+                .next()
+                .map(|state| state == "T")
+        })
+        .unwrap_or(false)
 }
 
 impl Drop for Slapd {

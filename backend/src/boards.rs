@@ -22,6 +22,10 @@ use crate::{
 /// A board heard from within this long counts as online.
 pub const ONLINE_WINDOW: Duration = Duration::from_secs(60);
 
+/// A board's calls record "seen" at most this often: well inside [`ONLINE_WINDOW`], without
+/// a database write on every call.
+const SEEN_RESOLUTION: Duration = Duration::from_secs(15);
+
 /// The longest board name or pairing label kept; longer ones are refused.
 pub const MAX_NAME_CHARS: usize = 100;
 
@@ -129,7 +133,9 @@ impl Boards {
         if !same_digest(&board.secret_digest, &digest(secret)) {
             return Ok(None);
         }
-        self.store.touch_board(board_id, now).await?;
+        if now - board.last_seen_at >= duration_millis(SEEN_RESOLUTION) {
+            self.store.touch_board(board_id, now).await?;
+        }
         Ok(Some(board))
     }
 

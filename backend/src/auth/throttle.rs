@@ -15,6 +15,16 @@ pub struct Throttled {
     pub retry_after: Duration,
 }
 
+impl Throttled {
+    /// Refused until the window ending at `window_end` (at least a second from `now`).
+    fn until(window_end: i64, now: i64) -> Self {
+        let wait_ms = u64::try_from(window_end - now).unwrap_or(0).max(1_000);
+        Self {
+            retry_after: Duration::from_millis(wait_ms),
+        }
+    }
+}
+
 /// Counts failures and says when to stop listening.
 #[derive(Clone)]
 pub struct LoginThrottle {
@@ -57,10 +67,7 @@ impl LoginThrottle {
         } else {
             return Ok(Ok(user_failures));
         };
-        let wait_ms = u64::try_from(window_end - now).unwrap_or(0).max(1_000);
-        Ok(Err(Throttled {
-            retry_after: Duration::from_millis(wait_ms),
-        }))
+        Ok(Err(Throttled::until(window_end, now)))
     }
 
     pub async fn record_failure(
@@ -118,10 +125,7 @@ impl WindowLimit {
         if count < self.max {
             return Ok(Ok(()));
         }
-        let wait_ms = u64::try_from(window_end - now).unwrap_or(0).max(1_000);
-        Ok(Err(Throttled {
-            retry_after: Duration::from_millis(wait_ms),
-        }))
+        Ok(Err(Throttled::until(window_end, now)))
     }
 
     /// Counts one attempt for `key`.

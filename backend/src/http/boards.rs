@@ -14,7 +14,7 @@ use super::{
     extract::{ClientAddress, CurrentBoard},
     json::JsonBody,
 };
-use crate::{boards::Boards, state::AppState, store::now_millis};
+use crate::{boards::Boards, state::AppState, store::now_millis, wire_time::to_rfc3339};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -72,7 +72,7 @@ async fn create_code(
         StatusCode::CREATED,
         Json(Code {
             code: issued.code,
-            expires_at: super::json::rfc3339(issued.expires_at),
+            expires_at: to_rfc3339(issued.expires_at),
         }),
     ))
 }

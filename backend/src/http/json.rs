@@ -48,5 +48,3 @@ fn json_error(rejection: JsonRejection) -> ApiError {
         },
     }
 }
-
-pub use crate::wire_time::to_rfc3339 as rfc3339;

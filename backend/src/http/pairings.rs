@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 use super::{
     error::ApiError,
     extract::{ClientAddress, Teacher, TeacherOrBoard},
-    json::{rfc3339, JsonBody},
+    json::JsonBody,
 };
 use crate::{
     boards::{is_online, Boards},
     state::AppState,
     store::{now_millis, PairingRow},
+    wire_time::to_rfc3339,
 };
 
 pub fn router() -> Router<AppState> {
@@ -110,7 +111,7 @@ fn listed(pairing: PairingRow, now: i64) -> ListedPairing {
             name: pairing.board_name,
         },
         label: pairing.label,
-        created_at: rfc3339(pairing.created_at),
+        created_at: to_rfc3339(pairing.created_at),
     }
 }
 

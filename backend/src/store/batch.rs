@@ -13,7 +13,7 @@ use super::{StoreError, StoreResult};
 
 /// The most requests one statement serves. Each batch size is its own prepared statement,
 /// so this also bounds how many a connection caches per kind.
-pub const MAX_BATCH: usize = 16;
+const MAX_BATCH: usize = 16;
 
 /// Requests waiting beyond this make callers wait to enqueue: memory stays bounded.
 const QUEUE_CAPACITY: usize = 4_096;

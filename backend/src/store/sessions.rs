@@ -12,7 +12,9 @@ use tower_sessions::{
     SessionStore,
 };
 
-use super::{login_writes::LoginWrite, millis, now_millis, Store, StoreResult};
+use super::{
+    batch::placeholders, login_writes::LoginWrite, millis, now_millis, Store, StoreResult,
+};
 
 /// The session store of a node; see the module docs.
 #[derive(Clone)]
@@ -135,7 +137,7 @@ pub(super) async fn insert_sessions(
     sessions: &[&NewSession],
 ) -> Result<Vec<bool>, sqlx::Error> {
     let rows: Vec<String> = (0..sessions.len())
-        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .map(|i| format!("({})", placeholders(3 * i + 1, 3)))
         .collect();
     let sql = format!(
         "insert into web_sessions (id, data, expires_at) values {} \

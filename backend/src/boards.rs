@@ -139,6 +139,11 @@ impl Boards {
         Ok(Some(board))
     }
 
+    /// Records that the board is connected (its socket calls this while open).
+    pub async fn seen(&self, board_id: &str, now: i64) -> Result<(), PairingError> {
+        Ok(self.store.touch_board(board_id, now).await?)
+    }
+
     /// A fresh code for the board, replacing the one it showed before.
     pub async fn issue_code(&self, board_id: &str, now: i64) -> Result<IssuedCode, PairingError> {
         let expires_at = now + duration_millis(self.code_ttl);

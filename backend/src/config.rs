@@ -28,6 +28,7 @@ pub struct Settings {
     pub ldap: Option<LdapSettings>,
     pub auth: AuthSettings,
     pub pairing: PairingSettings,
+    pub realtime: RealtimeSettings,
     /// After SIGTERM, how long requests in flight may take before the node stops anyway, so
     /// a stuck or slow client cannot hold a restart hostage.
     #[serde(deserialize_with = "duration")]
@@ -88,6 +89,24 @@ pub struct PairingSettings {
     pub unpaired_board_ttl: Duration,
 }
 
+/// The boards' event logs (extensions of API.md, all optional).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealtimeSettings {
+    /// Events older than this are trimmed; a client resuming from before them gets the
+    /// board's state (`reset`), and a command id re-sent after it counts as new.
+    #[serde(deserialize_with = "duration")]
+    pub history_retention: Duration,
+}
+
+impl Default for RealtimeSettings {
+    fn default() -> Self {
+        Self {
+            history_retention: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
 /// Token lifetimes and login throttling (extensions of API.md, all optional).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -122,6 +141,7 @@ impl Default for Settings {
             ldap: None,
             auth: AuthSettings::default(),
             pairing: PairingSettings::default(),
+            realtime: RealtimeSettings::default(),
             shutdown_drain: Duration::from_secs(10),
         }
     }

@@ -18,12 +18,16 @@ use crate::{
     directory::{BuiltinDirectory, Directory, LdapDirectory},
     http,
     metrics::Metrics,
+    realtime::Realtime,
     state::AppState,
     store::{duration_millis, now_millis, Store},
 };
 
 /// How often expired tokens are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// How long closing sockets may take to say goodbye when the node stops.
+const SOCKETS_CLOSE_WITHIN: Duration = Duration::from_secs(2);
 
 /// A node, bound and migrated, not yet serving.
 pub struct Application {
@@ -53,8 +57,17 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let boards = Boards::new(store.clone(), &settings.pairing);
+        let realtime = Realtime::start(
+            settings.node_id.clone(),
+            store.clone(),
+            boards.clone(),
+            auth.tokens.clone(),
+            settings.database_url().expose(),
+        );
         let state = AppState {
-            boards: Boards::new(store.clone(), &settings.pairing),
+            boards,
+            realtime,
             settings: Arc::new(settings),
             store,
             auth,
@@ -82,18 +95,19 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let purge = tokio::spawn(purge_expired(
-            store.clone(),
-            self.state.settings.pairing.unpaired_board_ttl,
-        ));
+        let purge = tokio::spawn(purge_expired(store.clone(), self.state.settings.clone()));
         tracing::info!(
             node = %self.state.settings.node_id,
             address = %self.listener.local_addr()?,
             "serving"
         );
         let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
+        let realtime = self.state.realtime.clone();
         let signal = async move {
             shutdown.await;
+            // Upgraded sockets are not requests: close them now, so clients reconnect to
+            // another node while this one drains.
+            realtime.shutdown();
             let _ = draining.send(());
         };
         let drain = self.state.settings.shutdown_drain;
@@ -118,6 +132,8 @@ impl Application {
             }
         };
         purge.abort();
+        self.state.realtime.shutdown();
+        self.state.realtime.closed(SOCKETS_CLOSE_WITHIN).await;
         store.close().await;
         tracing::info!("stopped");
         Ok(served?)
@@ -125,8 +141,9 @@ impl Application {
 }
 
 /// Deletes what can no longer be used now and then, keeping the database small: expired
-/// tokens, sessions and pairing codes, and boards nobody paired that went quiet long ago.
-async fn purge_expired(store: Store, unpaired_board_ttl: Duration) {
+/// tokens, sessions and pairing codes, boards nobody paired that went quiet long ago, and
+/// board events older than the history retention.
+async fn purge_expired(store: Store, settings: Arc<Settings>) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     loop {
         ticks.tick().await;
@@ -138,7 +155,15 @@ async fn purge_expired(store: Store, unpaired_board_ttl: Duration) {
             (
                 "unpaired boards",
                 store
-                    .purge_unpaired_boards(now - duration_millis(unpaired_board_ttl))
+                    .purge_unpaired_boards(
+                        now - duration_millis(settings.pairing.unpaired_board_ttl),
+                    )
+                    .await,
+            ),
+            (
+                "board events",
+                store
+                    .trim_board_events(now - duration_millis(settings.realtime.history_retention))
                     .await,
             ),
         ];

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::{
-    auth::Authenticator, boards::Boards, config::Settings, metrics::Metrics, store::Store,
+    auth::Authenticator, boards::Boards, config::Settings, metrics::Metrics, realtime::Realtime,
+    store::Store,
 };
 
 #[derive(Clone)]
@@ -15,6 +16,7 @@ pub struct AppState {
     pub store: Store,
     pub auth: Authenticator,
     pub boards: Boards,
+    pub realtime: Realtime,
     pub metrics: Metrics,
 }
 
@@ -33,5 +35,11 @@ impl FromRef<AppState> for Authenticator {
 impl FromRef<AppState> for Boards {
     fn from_ref(state: &AppState) -> Self {
         state.boards.clone()
+    }
+}
+
+impl FromRef<AppState> for Realtime {
+    fn from_ref(state: &AppState) -> Self {
+        state.realtime.clone()
     }
 }

@@ -18,6 +18,11 @@ pub fn from_rfc3339(text: &str) -> Option<i64> {
     i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
+/// `#[serde(serialize_with = "crate::wire_time::serialize")]` for an `i64` of milliseconds.
+pub fn serialize<S: serde::Serializer>(millis: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&to_rfc3339(*millis))
+}
+
 /// `#[serde(with = "crate::wire_time::optional")]` for an `Option<i64>` of milliseconds.
 pub mod optional {
     use serde::{de::Error, Deserialize, Deserializer, Serializer};

@@ -10,6 +10,7 @@ mod me;
 mod oauth;
 mod pairings;
 mod session;
+mod ws;
 
 pub use error::ApiError;
 pub use extract::CurrentUser;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(me::router())
         .merge(boards::router())
         .merge(pairings::router())
+        .merge(ws::router())
         .merge(health::router().layer(middleware::map_response(quiet_log)))
         .route("/api/{*rest}", axum::routing::any(api_not_found));
     if let Some(dir) = state

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::{
     boards::{is_online, Boards},
+    realtime::Realtime,
     state::AppState,
     store::{now_millis, PairingRow},
     wire_time::to_rfc3339,
@@ -63,6 +64,7 @@ struct ListedPairing {
 
 async fn create_pairing(
     State(boards): State<Boards>,
+    State(realtime): State<Realtime>,
     Teacher(teacher): Teacher,
     ClientAddress(address): ClientAddress,
     JsonBody(new): JsonBody<NewPairing>,
@@ -76,6 +78,11 @@ async fn create_pairing(
             now_millis(),
         )
         .await?;
+    realtime.paired(
+        &pairing.board_id,
+        &pairing.id,
+        &teacher.principal.display_name,
+    );
     Ok((
         StatusCode::CREATED,
         Json(CreatedPairing {
@@ -117,10 +124,11 @@ fn listed(pairing: PairingRow, now: i64) -> ListedPairing {
 
 async fn delete_pairing(
     State(boards): State<Boards>,
+    State(realtime): State<Realtime>,
     caller: TeacherOrBoard,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match caller {
+    let pairing = match caller {
         TeacherOrBoard::Teacher(teacher) => {
             boards
                 .unpair_as_teacher(&teacher.principal.user_id, &id)
@@ -128,5 +136,6 @@ async fn delete_pairing(
         }
         TeacherOrBoard::Board(board) => boards.unpair_as_board(&board.id, &id).await?,
     };
+    realtime.unpaired(&pairing.board_id, &pairing.id);
     Ok(StatusCode::NO_CONTENT)
 }

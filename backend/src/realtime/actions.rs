@@ -55,6 +55,16 @@ pub trait LessonCatalog {
     fn slide_count(&self, lesson_id: &str) -> Option<u32>;
 }
 
+/// The catalog while boardcast has no lessons yet: every lesson is unknown, so `open_lesson`
+/// is refused and slide moves find no open lesson. Blanking, timers and clearing work.
+pub struct NoLessons;
+
+impl LessonCatalog for NoLessons {
+    fn slide_count(&self, _lesson_id: &str) -> Option<u32> {
+        None
+    }
+}
+
 /// Why a command was refused; the `error` frame carries [`ActionError::code`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {

@@ -1,4 +1,250 @@
-//! Live board traffic: what a controller may command and the state it leads to (`actions`).
-//! The board log, the websocket and cross-node fan-out build on it.
+//! Live board traffic. A controller's command is checked against the board's state
+//! (`actions`), appended to the board's durable log (`store::board_log`), acknowledged, and
+//! handed to every socket of the board on every node (`hub`; other nodes learn of it from the
+//! database, see `listener`). Pointers, presence and pairing changes are best-effort signals
+//! between nodes (`bus`). One socket's life is in `socket`.
 
 pub mod actions;
+mod bus;
+pub mod frames;
+mod hub;
+mod listener;
+mod presence;
+pub mod socket;
+
+use std::{sync::Arc, time::Instant};
+
+use axum::extract::ws::Utf8Bytes;
+
+pub use self::hub::{Hub, OUTBOX_CAPACITY};
+use self::{
+    bus::{Bus, Envelope, LocalBus, PgBus, Signal},
+    frames::{Role, ServerFrame},
+    presence::Presence,
+};
+use crate::{
+    auth::TokenService,
+    boards::Boards,
+    store::{Appended, Engine, NewCommand, Store, StoreResult},
+};
+
+/// Everything the sockets of a node share; cheap to clone.
+#[derive(Clone)]
+pub struct Realtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    node: String,
+    store: Store,
+    boards: Boards,
+    tokens: TokenService,
+    hub: Arc<Hub>,
+    bus: Box<dyn Bus>,
+    presence: Presence,
+    background: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Realtime {
+    /// Starts the node's realtime side; on PostgreSQL also its listener (which needs
+    /// `database_url`: LISTEN holds a connection of its own, outside the pool).
+    pub fn start(
+        node: String,
+        store: Store,
+        boards: Boards,
+        tokens: TokenService,
+        database_url: &str,
+    ) -> Self {
+        let bus: Box<dyn Bus> = match store.engine() {
+            Engine::Sqlite => Box::new(LocalBus),
+            Engine::Postgres => Box::new(PgBus::start(store.pool().clone(), node.clone())),
+        };
+        let realtime = Self {
+            inner: Arc::new(Inner {
+                node,
+                store: store.clone(),
+                boards,
+                tokens,
+                hub: Hub::start(),
+                bus,
+                presence: Presence::default(),
+                background: std::sync::Mutex::default(),
+            }),
+        };
+        let mut background = vec![presence::spawn_refresh(realtime.downgrade())];
+        if store.engine() == Engine::Postgres {
+            background.push(listener::spawn(
+                database_url.to_string(),
+                realtime.downgrade(),
+            ));
+        }
+        *realtime
+            .inner
+            .background
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = background;
+        realtime
+    }
+
+    fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
+    }
+
+    /// Appends a command and, when it is new, hands its event to this node's sockets at once
+    /// (other nodes get it from the database's notification).
+    pub async fn append(&self, command: NewCommand) -> StoreResult<Appended> {
+        let appended = self.inner.store.append_commands(command).await?;
+        if let Appended::New(event) = &appended {
+            self.inner.hub.deliver(std::slice::from_ref(event));
+        }
+        Ok(appended)
+    }
+
+    /// A controller's pointer, for the board's screens on every node.
+    pub fn pointer(&self, board_id: &str, frame: String) {
+        self.inner
+            .hub
+            .pointer(board_id, Utf8Bytes::from(frame.clone()), Instant::now());
+        self.inner.bus.publish(Signal::Pointer {
+            board: board_id.to_string(),
+            frame,
+        });
+    }
+
+    /// A teacher paired with a board (on any node): its screens learn who.
+    pub fn paired(&self, board_id: &str, pairing_id: &str, by: &str) {
+        self.signal(Signal::Paired {
+            board: board_id.to_string(),
+            pairing: pairing_id.to_string(),
+            by: by.to_string(),
+        });
+    }
+
+    /// A pairing was deleted: its controllers are closed with 4003 on every node.
+    pub fn unpaired(&self, board_id: &str, pairing_id: &str) {
+        self.signal(Signal::Unpaired {
+            board: board_id.to_string(),
+            pairing: pairing_id.to_string(),
+        });
+    }
+
+    /// A socket of `board_id` opened or closed here: every node recounts.
+    pub fn presence_changed(&self, board_id: &str) {
+        let local = self.inner.hub.presence(board_id);
+        self.inner.bus.publish(Signal::Presence {
+            board: board_id.to_string(),
+            boards: local.boards,
+            controllers: local.controllers,
+        });
+        self.show_presence(board_id);
+    }
+
+    /// Closes every socket with 1012 (the node is stopping; clients reconnect elsewhere) and
+    /// stops the background tasks.
+    pub fn shutdown(&self) {
+        self.inner.hub.close_all(1012, "node restarting");
+        let tasks = std::mem::take(
+            &mut *self
+                .inner
+                .background
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for task in tasks {
+            task.abort();
+        }
+    }
+
+    /// Waits until every socket here has closed, at most `within`.
+    pub async fn closed(&self, within: std::time::Duration) {
+        let deadline = Instant::now() + within;
+        while self.inner.hub.sockets() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    fn signal(&self, signal: Signal) {
+        self.apply(&signal);
+        self.inner.bus.publish(signal);
+    }
+
+    /// What another node (or this one) said, applied to this node's sockets.
+    fn apply(&self, signal: &Signal) {
+        let hub = &self.inner.hub;
+        match signal {
+            Signal::Pointer { board, frame } => {
+                hub.pointer(board, Utf8Bytes::from(frame.as_str()), Instant::now());
+            }
+            Signal::Paired { board, pairing, by } => {
+                let frame = ServerFrame::Paired {
+                    pairing_id: pairing,
+                    by,
+                };
+                hub.tell(board, Some(Role::Board), &Utf8Bytes::from(frame.encode()));
+            }
+            Signal::Unpaired { board, pairing } => {
+                hub.close_pairing(pairing, 4003, "pairing revoked");
+                hub.ask_for_code(board);
+            }
+            Signal::Presence { .. } => {}
+        }
+    }
+
+    /// Signals from another node.
+    fn receive(&self, envelope: Envelope) {
+        if envelope.node == self.inner.node {
+            return;
+        }
+        for signal in &envelope.signals {
+            if let Signal::Presence {
+                board,
+                boards,
+                controllers,
+            } = signal
+            {
+                let changed = self.inner.presence.record(
+                    board,
+                    &envelope.node,
+                    hub::LocalPresence {
+                        boards: *boards,
+                        controllers: *controllers,
+                    },
+                    Instant::now(),
+                );
+                if changed {
+                    self.show_presence(board);
+                }
+            } else {
+                self.apply(signal);
+            }
+        }
+    }
+
+    /// Sends the board's sockets here the cluster-wide counts.
+    fn show_presence(&self, board_id: &str) {
+        let local = self.inner.hub.presence(board_id);
+        if local == hub::LocalPresence::default() {
+            return;
+        }
+        let total = self.inner.presence.total(board_id, local, Instant::now());
+        let frame = ServerFrame::Presence {
+            board_online: total.boards > 0,
+            controllers: total.controllers,
+        };
+        self.inner
+            .hub
+            .tell(board_id, None, &Utf8Bytes::from(frame.encode()));
+    }
+}

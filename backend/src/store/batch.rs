@@ -40,11 +40,20 @@ where
         F: Fn(Vec<In>) -> Fut + Send + 'static,
         Fut: Future<Output = StoreResult<Vec<Out>>> + Send,
     {
+        Self::spawn_sized(MAX_BATCH, run)
+    }
+
+    /// [`Batcher::spawn`] with batches of at most `max_batch` requests.
+    pub fn spawn_sized<F, Fut>(max_batch: usize, run: F) -> Self
+    where
+        F: Fn(Vec<In>) -> Fut + Send + 'static,
+        Fut: Future<Output = StoreResult<Vec<Out>>> + Send,
+    {
         let (queue, mut waiting) = mpsc::channel::<Job<In, Out>>(QUEUE_CAPACITY);
         tokio::spawn(async move {
             while let Some(first) = waiting.recv().await {
                 let mut jobs = vec![first];
-                while jobs.len() < MAX_BATCH {
+                while jobs.len() < max_batch {
                     match waiting.try_recv() {
                         Ok(job) => jobs.push(job),
                         Err(_) => break,

@@ -1,8 +1,10 @@
 //! Boards, the codes they show and the pairings that let a teacher steer them.
 
+use std::collections::HashSet;
+
 use sqlx::FromRow;
 
-use super::{Store, StoreResult};
+use super::{batch::placeholders, Store, StoreResult};
 
 /// A registered board.
 #[derive(Debug, Clone, FromRow, PartialEq, Eq)]
@@ -152,6 +154,32 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
+    }
+
+    /// Which of `ids` are pairings that still exist.
+    pub async fn existing_pairings(&self, ids: &[String]) -> StoreResult<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "select id from pairings where id in ({})",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for id in ids {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
+    }
+
+    /// Whether any teacher is paired with the board.
+    pub async fn board_has_pairings(&self, board_id: &str) -> StoreResult<bool> {
+        let found: Option<String> =
+            sqlx::query_scalar("select id from pairings where board_id = $1 limit 1")
+                .bind(board_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
     }
 
     /// Deletes a pairing; `false` when there was none.

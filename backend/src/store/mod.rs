@@ -5,6 +5,7 @@
 //! is written once, and the same test suite runs on both engines.
 
 mod batch;
+mod board_log;
 mod boards;
 mod clients;
 mod login_failures;
@@ -13,6 +14,10 @@ mod sessions;
 mod tokens;
 mod users;
 
+pub use board_log::{
+    notification_payloads, parse_notification, Appended, BoardSnapshot, LoggedEvent, NewCommand,
+    EVENTS_CHANNEL,
+};
 pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
 pub use sessions::WebSessions;
@@ -27,7 +32,7 @@ use sqlx::{
 };
 
 use self::batch::{Batcher, HeldConnection};
-use crate::config::DatabaseUrl;
+use crate::{config::DatabaseUrl, realtime::actions::NoLessons};
 
 /// Why a store call failed. `NotFound` → 404, `Conflict` → 409, `Unavailable` → fast 503,
 /// `Other` → 500 with details only in the log.
@@ -94,13 +99,18 @@ struct Batches {
     failure_counters: Batcher<Vec<String>, Vec<login_failures::CounterRow>>,
     users: Batcher<String, Option<UserRow>>,
     login_writes: Batcher<login_writes::LoginWrite, bool>,
-    connections: [HeldConnection; 3],
+    appends: Batcher<NewCommand, Appended>,
+    connections: [HeldConnection; 4],
     readers: Option<AnyPool>,
 }
 
 impl Batches {
-    /// Connections of the SQLite read pool: one per read batcher.
-    const READERS: u32 = 2;
+    /// Connections of the SQLite read pool: one per read batcher, one for other reads.
+    const READERS: u32 = 3;
+
+    /// Board commands appended per transaction at most: at a busy hour one commit serves many
+    /// classrooms.
+    const MAX_APPENDS: usize = 64;
 
     /// Read batchers use `readers` when given; on PostgreSQL every batcher keeps a connection.
     fn spawn(pool: &AnyPool, readers: Option<&AnyPool>, engine: Engine) -> Self {
@@ -110,14 +120,17 @@ impl Batches {
             None => HeldConnection::new(pool.clone(), keep),
         };
         let writer = || HeldConnection::new(pool.clone(), keep);
-        let connections = [reader(), reader(), writer()];
-        let [a, b, c] = connections.clone();
+        let connections = [reader(), reader(), writer(), writer()];
+        let [a, b, c, d] = connections.clone();
         Self {
             failure_counters: Batcher::spawn(move |keys| {
                 login_failures::read_counters(a.clone(), keys)
             }),
             users: Batcher::spawn(move |names| users::find_users(b.clone(), names)),
             login_writes: Batcher::spawn(move |new| login_writes::write_batch(c.clone(), new)),
+            appends: Batcher::spawn_sized(Self::MAX_APPENDS, move |commands| {
+                board_log::append_batch(d.clone(), engine, &NoLessons, commands)
+            }),
             connections,
             readers: readers.cloned(),
         }
@@ -187,6 +200,16 @@ impl Store {
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// The pool itself, for what batches and one-off statements do not cover.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Where reads that may run beside a write go: SQLite's readers (WAL), else the pool.
+    fn read_pool(&self) -> &AnyPool {
+        self.batches.readers.as_ref().unwrap_or(&self.pool)
     }
 
     /// Closes the pool, waiting for running queries (graceful shutdown).

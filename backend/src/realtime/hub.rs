@@ -1,0 +1,391 @@
+//! The node's open sockets, grouped by board, and the one code path that hands them events.
+//!
+//! Events reach a socket through a small bounded queue and carry their offset; the socket
+//! sends an event only if it is the next offset it owes its client, skips what it sent
+//! already, and reads the log for anything in between. So the same event may arrive twice
+//! (from this node's own append and from the database's notification) or not at all (a full
+//! queue, a lost notification): the client still gets each event once, in order. When an
+//! event cannot be queued, the socket is told to catch up from the log instead, so a slow
+//! client never makes the node buffer without bound: the log is the buffer.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
+    time::{Duration, Instant},
+};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{mpsc, Notify};
+
+use super::frames::{EventFrame, Role, ServerFrame};
+use crate::store::LoggedEvent;
+
+/// Frames queued per socket before events fall back to the log and pointers are dropped.
+pub const OUTBOX_CAPACITY: usize = 32;
+
+/// Pointer frames go to a board at most this often (60 per second); the latest one wins.
+pub const POINTER_INTERVAL: Duration = Duration::from_micros(16_667);
+
+/// What a socket is asked to send.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// An event frame, and the offset it carries.
+    Event { seq: i64, text: Utf8Bytes },
+    /// A frame that may be dropped under pressure (pointer, presence).
+    Frame(Utf8Bytes),
+}
+
+/// Something a socket must do that cannot wait in (or be dropped from) its queue.
+#[derive(Debug, Default)]
+struct Requests {
+    /// Close with this code and reason.
+    close: Mutex<Option<(u16, &'static str)>>,
+    /// An event could not be queued: read the log.
+    behind: AtomicBool,
+    /// The board lost its pairings: show a new code.
+    wants_code: AtomicBool,
+}
+
+/// One open socket, as the hub sees it.
+pub struct Peer {
+    id: u64,
+    pub board_id: String,
+    pub role: Role,
+    /// The pairing a controller steers through.
+    pub pairing_id: Option<String>,
+    outbox: mpsc::Sender<Outgoing>,
+    requests: Requests,
+    /// Woken whenever `requests` changed.
+    attention: Notify,
+}
+
+impl Peer {
+    /// Waits until the hub asked for something; see [`Peer::take_close`] and friends.
+    pub async fn needs_attention(&self) {
+        self.attention.notified().await;
+    }
+
+    pub fn take_close(&self) -> Option<(u16, &'static str)> {
+        lock(&self.requests.close).take()
+    }
+
+    pub fn take_behind(&self) -> bool {
+        self.requests.behind.swap(false, Ordering::AcqRel)
+    }
+
+    pub fn take_wants_code(&self) -> bool {
+        self.requests.wants_code.swap(false, Ordering::AcqRel)
+    }
+
+    fn close(&self, code: u16, reason: &'static str) {
+        *lock(&self.requests.close) = Some((code, reason));
+        self.attention.notify_one();
+    }
+
+    fn mark_behind(&self) {
+        self.requests.behind.store(true, Ordering::Release);
+        self.attention.notify_one();
+    }
+
+    fn send_event(&self, seq: i64, text: &Utf8Bytes) {
+        let event = Outgoing::Event {
+            seq,
+            text: text.clone(),
+        };
+        if self.outbox.try_send(event).is_err() {
+            self.mark_behind();
+        }
+    }
+
+    /// Best-effort frames keep half the queue free for events.
+    fn send_droppable(&self, text: &Utf8Bytes) {
+        if self.outbox.capacity() > OUTBOX_CAPACITY / 2 {
+            let _ = self.outbox.try_send(Outgoing::Frame(text.clone()));
+        }
+    }
+}
+
+/// The sockets of one board on this node.
+#[derive(Default)]
+struct Room {
+    peers: Vec<Arc<Peer>>,
+    /// The highest offset handed to this room, to know after a gap whether it is behind.
+    delivered: i64,
+    last_pointer: Option<Instant>,
+    pending_pointer: Option<Utf8Bytes>,
+}
+
+/// Counts of a board's sockets on this node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocalPresence {
+    pub boards: usize,
+    pub controllers: usize,
+}
+
+/// Every socket of this node, by board.
+pub struct Hub {
+    rooms: Mutex<HashMap<String, Room>>,
+    next_peer: AtomicU64,
+    /// Wakes the pointer flusher (also when the hub is dropped, so that it ends).
+    pointers_pending: Arc<Notify>,
+}
+
+/// Removes its peer from the hub when the socket ends, however it ends.
+pub struct Membership {
+    hub: Arc<Hub>,
+    peer: Arc<Peer>,
+}
+
+impl Membership {
+    pub fn peer(&self) -> &Arc<Peer> {
+        &self.peer
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.hub.leave(&self.peer);
+    }
+}
+
+impl Hub {
+    /// A hub and its pointer flusher (which lives as long as the hub).
+    pub fn start() -> Arc<Self> {
+        let hub = Arc::new(Self {
+            rooms: Mutex::default(),
+            next_peer: AtomicU64::new(1),
+            pointers_pending: Arc::new(Notify::new()),
+        });
+        let weak = Arc::downgrade(&hub);
+        let pending = Arc::clone(&hub.pointers_pending);
+        tokio::spawn(async move {
+            loop {
+                pending.notified().await;
+                loop {
+                    tokio::time::sleep(POINTER_INTERVAL).await;
+                    let Some(hub) = weak.upgrade() else { return };
+                    if !hub.flush_pointers(Instant::now()) {
+                        break;
+                    }
+                }
+            }
+        });
+        hub
+    }
+
+    /// Adds a socket to its board's room; it receives events from now on.
+    pub fn join(
+        self: &Arc<Self>,
+        board_id: &str,
+        role: Role,
+        pairing_id: Option<String>,
+    ) -> (Membership, mpsc::Receiver<Outgoing>) {
+        let (outbox, receiver) = mpsc::channel(OUTBOX_CAPACITY);
+        let peer = Arc::new(Peer {
+            id: self.next_peer.fetch_add(1, Ordering::Relaxed),
+            board_id: board_id.to_string(),
+            role,
+            pairing_id,
+            outbox,
+            requests: Requests::default(),
+            attention: Notify::new(),
+        });
+        self.rooms()
+            .entry(board_id.to_string())
+            .or_default()
+            .peers
+            .push(Arc::clone(&peer));
+        let membership = Membership {
+            hub: Arc::clone(self),
+            peer,
+        };
+        (membership, receiver)
+    }
+
+    fn leave(&self, peer: &Peer) {
+        let mut rooms = self.rooms();
+        if let Some(room) = rooms.get_mut(&peer.board_id) {
+            room.peers.retain(|p| p.id != peer.id);
+            if room.peers.is_empty() {
+                rooms.remove(&peer.board_id);
+            }
+        }
+    }
+
+    /// Hands events to every socket of their boards on this node. Each event is encoded once.
+    pub fn deliver(&self, events: &[LoggedEvent]) {
+        let mut rooms = self.rooms();
+        for event in events {
+            let Some(room) = rooms.get_mut(&event.board_id) else {
+                continue;
+            };
+            room.delivered = room.delivered.max(event.seq);
+            let text = Utf8Bytes::from(ServerFrame::Event(EventFrame::from(event)).encode());
+            for peer in &room.peers {
+                peer.send_event(event.seq, &text);
+            }
+        }
+    }
+
+    /// Records that a socket of `board_id` starts from offset `seq`.
+    pub fn delivered(&self, board_id: &str, seq: i64) {
+        if let Some(room) = self.rooms().get_mut(board_id) {
+            room.delivered = room.delivered.max(seq);
+        }
+    }
+
+    /// A pointer frame for the board's screens, at most one per [`POINTER_INTERVAL`].
+    pub fn pointer(&self, board_id: &str, text: Utf8Bytes, now: Instant) {
+        let mut rooms = self.rooms();
+        let Some(room) = rooms.get_mut(board_id) else {
+            return;
+        };
+        let due = room
+            .last_pointer
+            .is_none_or(|last| now.duration_since(last) >= POINTER_INTERVAL);
+        if due {
+            room.last_pointer = Some(now);
+            room.pending_pointer = None;
+            send_to_boards(room, &text);
+        } else {
+            room.pending_pointer = Some(text);
+            self.pointers_pending.notify_one();
+        }
+    }
+
+    /// Sends the pointers held back; whether any is still waiting.
+    fn flush_pointers(&self, now: Instant) -> bool {
+        let mut waiting = false;
+        for room in self.rooms().values_mut() {
+            if room.pending_pointer.is_none() {
+                continue;
+            }
+            let due = room
+                .last_pointer
+                .is_none_or(|last| now.duration_since(last) >= POINTER_INTERVAL);
+            if let (true, Some(text)) = (due, room.pending_pointer.take()) {
+                room.last_pointer = Some(now);
+                send_to_boards(room, &text);
+            } else {
+                waiting = true;
+            }
+        }
+        waiting
+    }
+
+    /// A best-effort frame for every socket of `board_id` with `role` (all roles if `None`).
+    pub fn tell(&self, board_id: &str, role: Option<Role>, text: &Utf8Bytes) {
+        if let Some(room) = self.rooms().get(board_id) {
+            for peer in room
+                .peers
+                .iter()
+                .filter(|p| role.is_none_or(|r| p.role == r))
+            {
+                peer.send_droppable(text);
+            }
+        }
+    }
+
+    /// Asks the board's own sockets to show a fresh pairing code.
+    pub fn ask_for_code(&self, board_id: &str) {
+        if let Some(room) = self.rooms().get(board_id) {
+            for peer in room.peers.iter().filter(|p| p.role == Role::Board) {
+                peer.requests.wants_code.store(true, Ordering::Release);
+                peer.attention.notify_one();
+            }
+        }
+    }
+
+    /// Closes the controller sockets steering through `pairing_id`.
+    pub fn close_pairing(&self, pairing_id: &str, code: u16, reason: &'static str) {
+        for room in self.rooms().values() {
+            for peer in &room.peers {
+                if peer.pairing_id.as_deref() == Some(pairing_id) {
+                    peer.close(code, reason);
+                }
+            }
+        }
+    }
+
+    /// Closes every socket (the node is stopping).
+    pub fn close_all(&self, code: u16, reason: &'static str) {
+        for room in self.rooms().values() {
+            for peer in &room.peers {
+                peer.close(code, reason);
+            }
+        }
+    }
+
+    /// The boards with sockets here and the highest offset each was handed.
+    pub fn boards(&self) -> Vec<(String, i64)> {
+        self.rooms()
+            .iter()
+            .map(|(board, room)| (board.clone(), room.delivered))
+            .collect()
+    }
+
+    /// The pairings of the controller sockets here.
+    pub fn pairings(&self) -> Vec<String> {
+        let rooms = self.rooms();
+        let mut pairings: Vec<String> = rooms
+            .values()
+            .flat_map(|room| room.peers.iter().filter_map(|p| p.pairing_id.clone()))
+            .collect();
+        pairings.sort_unstable();
+        pairings.dedup();
+        pairings
+    }
+
+    /// Tells every socket of `board_id` to read the log for what it may have missed.
+    pub fn catch_up(&self, board_id: &str) {
+        if let Some(room) = self.rooms().get(board_id) {
+            for peer in &room.peers {
+                peer.mark_behind();
+            }
+        }
+    }
+
+    /// How many sockets of each role this node has for `board_id`.
+    pub fn presence(&self, board_id: &str) -> LocalPresence {
+        self.rooms()
+            .get(board_id)
+            .map(|room| LocalPresence {
+                boards: room.peers.iter().filter(|p| p.role == Role::Board).count(),
+                controllers: room
+                    .peers
+                    .iter()
+                    .filter(|p| p.role == Role::Controller)
+                    .count(),
+            })
+            .unwrap_or_default()
+    }
+
+    /// The number of open sockets (for `/metrics`).
+    pub fn sockets(&self) -> usize {
+        self.rooms().values().map(|room| room.peers.len()).sum()
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
+        lock(&self.rooms)
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.pointers_pending.notify_one();
+    }
+}
+
+fn send_to_boards(room: &Room, text: &Utf8Bytes) {
+    for peer in room.peers.iter().filter(|p| p.role == Role::Board) {
+        peer.send_droppable(text);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The hub holds plain data; a panicked holder left nothing half-done that matters.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,538 @@
+//! One websocket, from `hello` to close. Everything a socket does happens in its own task,
+//! one frame at a time, so a command is acknowledged only after it is durable and the events
+//! a socket sends are always in offset order (see `hub` for how gaps are filled).
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use tokio::{sync::mpsc, time::sleep_until};
+
+use super::{
+    frames::{self, ClientFrame, EventFrame, FrameError, Hello, Role, ServerFrame},
+    hub::{Membership, Outgoing},
+    Realtime,
+};
+use crate::{
+    boards::PairingError,
+    directory::Roles,
+    store::{now_millis, Appended, NewCommand, StoreError},
+};
+
+/// The first frame must be `hello` within this long (else 4008).
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The node pings a quiet socket this often and counts the peer dead after [`DEAD_AFTER`]
+/// without a frame, so a vanished phone frees its socket.
+const PING_EVERY: Duration = Duration::from_secs(20);
+const DEAD_AFTER: Duration = Duration::from_secs(50);
+
+/// A resuming client that missed more events than this gets the state instead (`reset`).
+const MAX_RESUME_EVENTS: i64 = 1_000;
+
+/// Events read from the log at a time while catching a socket up.
+const CATCH_UP_PAGE: i64 = 200;
+
+/// Close codes of API.md.
+const BAD_CREDENTIALS: u16 = 4001;
+const FORBIDDEN: u16 = 4003;
+const NO_HELLO: u16 = 4008;
+const TOO_BIG: u16 = 1009;
+const TRY_AGAIN_LATER: u16 = 1013;
+
+/// Why a socket ends: close it with this code and reason, or it is gone already.
+enum End {
+    Close(u16, &'static str),
+    Gone,
+}
+
+/// Who the socket speaks for, once `hello` checked out.
+struct Greeted {
+    board_id: String,
+    role: Role,
+    user_id: Option<String>,
+    pairing_id: Option<String>,
+    offset: Option<i64>,
+}
+
+/// Serves one socket until it closes.
+pub async fn serve(mut socket: WebSocket, realtime: Realtime) {
+    let greeted = match greet(&mut socket, &realtime).await {
+        Ok(greeted) => greeted,
+        Err(end) => return close(socket, end).await,
+    };
+    let (membership, outbox) =
+        realtime
+            .hub()
+            .join(&greeted.board_id, greeted.role, greeted.pairing_id.clone());
+    realtime.presence_changed(&greeted.board_id);
+    let mut connection = Connection {
+        socket,
+        realtime: realtime.clone(),
+        membership,
+        outbox,
+        greeted,
+        sent: 0,
+        last_heard: Instant::now(),
+        next_ping: Instant::now() + PING_EVERY,
+        next_code: None,
+    };
+    let end = connection.run().await;
+    let Connection {
+        socket,
+        membership,
+        greeted,
+        ..
+    } = connection;
+    drop(membership);
+    realtime.presence_changed(&greeted.board_id);
+    close(socket, end).await;
+}
+
+/// Waits for `hello` and checks the credentials in it.
+async fn greet(socket: &mut WebSocket, realtime: &Realtime) -> Result<Greeted, End> {
+    let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+    let hello = loop {
+        let message = tokio::time::timeout_at(deadline, socket.recv())
+            .await
+            .map_err(|_| End::Close(NO_HELLO, "no hello within 10 s"))?;
+        match message {
+            None => return Err(End::Gone),
+            Some(Err(error)) => return Err(read_failed(&error)),
+            Some(Ok(Message::Text(text))) => match frames::parse(&text) {
+                Ok(ClientFrame::Hello(hello)) => break hello,
+                _ => return Err(End::Close(NO_HELLO, "the first frame must be hello")),
+            },
+            Some(Ok(Message::Close(_))) => return Err(End::Gone),
+            Some(Ok(Message::Binary(_))) => {
+                return Err(End::Close(NO_HELLO, "the first frame must be hello"))
+            }
+            Some(Ok(_)) => {}
+        }
+    };
+    let now = now_millis();
+    match hello.role {
+        Role::Board => greet_board(realtime, hello, now).await,
+        Role::Controller => greet_controller(realtime, hello, now).await,
+    }
+}
+
+async fn greet_board(realtime: &Realtime, hello: Hello, now: i64) -> Result<Greeted, End> {
+    let (Some(board_id), Some(secret)) = (hello.board_id, hello.board_secret) else {
+        return Err(End::Close(
+            BAD_CREDENTIALS,
+            "board_id and board_secret are needed",
+        ));
+    };
+    let board = realtime
+        .inner
+        .boards
+        .authenticate(&board_id, &secret, now)
+        .await
+        .map_err(unavailable)?
+        .ok_or(End::Close(BAD_CREDENTIALS, "unknown board or wrong secret"))?;
+    Ok(Greeted {
+        board_id: board.id,
+        role: Role::Board,
+        user_id: None,
+        pairing_id: None,
+        offset: hello.offset,
+    })
+}
+
+async fn greet_controller(realtime: &Realtime, hello: Hello, now: i64) -> Result<Greeted, End> {
+    let (Some(token), Some(pairing_id)) = (hello.access_token, hello.pairing_id) else {
+        return Err(End::Close(
+            BAD_CREDENTIALS,
+            "access_token and pairing_id are needed",
+        ));
+    };
+    let inner = &realtime.inner;
+    let principal = inner
+        .tokens
+        .authenticate(&token, now)
+        .await
+        .map_err(|e| unavailable(e.into()))?
+        .ok_or(End::Close(BAD_CREDENTIALS, "the access token is not valid"))?;
+    if !Roles::parse(&principal.roles).teacher {
+        return Err(End::Close(FORBIDDEN, "only teachers steer boards"));
+    }
+    let pairing = inner
+        .store
+        .find_pairing(&pairing_id)
+        .await
+        .map_err(|e| unavailable(e.into()))?
+        .filter(|pairing| pairing.user_id == principal.user_id)
+        .ok_or(End::Close(FORBIDDEN, "no such pairing"))?;
+    Ok(Greeted {
+        board_id: pairing.board_id,
+        role: Role::Controller,
+        user_id: Some(principal.user_id),
+        pairing_id: Some(pairing.id),
+        offset: hello.offset,
+    })
+}
+
+fn unavailable(error: PairingError) -> End {
+    tracing::warn!(%error, "socket refused: the database is not answering");
+    End::Close(TRY_AGAIN_LATER, "try again shortly")
+}
+
+/// An error reading from the socket: a frame over the limit, or a broken connection.
+fn read_failed(error: &axum::Error) -> End {
+    let text = error.to_string();
+    if text.contains("Space limit exceeded") || text.contains("too long") {
+        End::Close(TOO_BIG, "frames are at most 64 KiB")
+    } else {
+        End::Gone
+    }
+}
+
+async fn close(mut socket: WebSocket, end: End) {
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        let _ = socket.send(Message::Close(Some(frame))).await;
+    }
+}
+
+/// A socket after its `hello`.
+struct Connection {
+    socket: WebSocket,
+    realtime: Realtime,
+    membership: Membership,
+    outbox: mpsc::Receiver<Outgoing>,
+    greeted: Greeted,
+    /// The last offset the client has been sent.
+    sent: i64,
+    last_heard: Instant,
+    next_ping: Instant,
+    /// When a board waiting to be paired gets its next code.
+    next_code: Option<Instant>,
+}
+
+impl Connection {
+    async fn run(&mut self) -> End {
+        if let Err(end) = self.start().await {
+            return end;
+        }
+        loop {
+            let timer = self.next_ping.min(self.next_code.unwrap_or(self.next_ping));
+            let step = tokio::select! {
+                incoming = self.socket.recv() => self.received(incoming).await,
+                Some(outgoing) = self.outbox.recv() => self.forward(outgoing).await,
+                () = self.membership.peer().needs_attention() => self.attend().await,
+                () = sleep_until(timer.into()) => self.on_timer().await,
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// `welcome` with what the client missed, and for a board waiting to be paired, a code.
+    async fn start(&mut self) -> Result<(), End> {
+        self.welcome(self.greeted.offset).await?;
+        if self.greeted.role == Role::Board {
+            let paired = self
+                .realtime
+                .inner
+                .store
+                .board_has_pairings(&self.greeted.board_id)
+                .await
+                .map_err(|e| unavailable(e.into()))?;
+            if !paired {
+                self.send_code().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The state and, when the client knows an offset, the events after it; `reset` when they
+    /// are not all kept (or too many). Also what the node says after a socket fell behind
+    /// further than the log reaches.
+    async fn welcome(&mut self, offset: Option<i64>) -> Result<(), End> {
+        let store = &self.realtime.inner.store;
+        let board_id = &self.greeted.board_id;
+        let snapshot = store
+            .board_snapshot(board_id)
+            .await
+            .map_err(|e| unavailable(e.into()))?;
+        let mut events = Vec::new();
+        let mut reset = false;
+        if let Some(offset) = offset.filter(|offset| *offset < snapshot.seq) {
+            let missed = snapshot.seq - offset;
+            if offset < 0 || missed > MAX_RESUME_EVENTS {
+                reset = true;
+            } else {
+                events = store
+                    .events_after(board_id, offset, missed)
+                    .await
+                    .map_err(|e| unavailable(e.into()))?;
+                let complete = events.first().is_some_and(|e| e.seq == offset + 1)
+                    && events.len() as i64 == missed;
+                if !complete {
+                    events.clear();
+                    reset = true;
+                }
+            }
+        } else if offset.is_some_and(|offset| offset > snapshot.seq) {
+            // The client knows offsets this board never had (a restored database?).
+            reset = true;
+        }
+        let frame = ServerFrame::Welcome {
+            node: self.realtime.node(),
+            board_id,
+            offset: snapshot.seq,
+            state: &snapshot.state,
+            events: events.iter().map(EventFrame::from).collect(),
+            reset,
+        };
+        let text = frame.encode();
+        self.sent = snapshot.seq;
+        self.realtime.hub().delivered(board_id, snapshot.seq);
+        self.send_text(text).await
+    }
+
+    async fn received(
+        &mut self,
+        incoming: Option<Result<Message, axum::Error>>,
+    ) -> Result<(), End> {
+        let message = match incoming {
+            None => return Err(End::Gone),
+            Some(Err(error)) => return Err(read_failed(&error)),
+            Some(Ok(message)) => message,
+        };
+        self.last_heard = Instant::now();
+        match message {
+            Message::Text(text) => self.handle(&text).await,
+            Message::Binary(_) => {
+                let error = FrameError {
+                    code: "invalid_frame",
+                    message: "frames are JSON text".into(),
+                    id: None,
+                };
+                self.send_error(&error).await
+            }
+            Message::Close(_) => Err(End::Gone),
+            Message::Ping(_) | Message::Pong(_) => Ok(()),
+        }
+    }
+
+    async fn handle(&mut self, text: &str) -> Result<(), End> {
+        let frame = match frames::parse(text) {
+            Ok(frame) => frame,
+            Err(error) => return self.send_error(&error).await,
+        };
+        let role = self.greeted.role;
+        match frame {
+            ClientFrame::Ping {} => self.send_text(ServerFrame::Pong {}.encode()).await,
+            ClientFrame::Command { id, action } if role == Role::Controller => {
+                self.command(id, action).await
+            }
+            ClientFrame::Pointer { x, y, hidden } if role == Role::Controller => {
+                let frame = ServerFrame::Pointer { x, y, hidden }.encode();
+                self.realtime.pointer(&self.greeted.board_id, frame);
+                Ok(())
+            }
+            ClientFrame::RequestCode {} if role == Role::Board => {
+                self.send_code().await?;
+                // An asked-for code is not renewed once the board is paired.
+                Ok(())
+            }
+            ClientFrame::Hello(_) => {
+                self.send_error(&refusal("already_greeted", "hello was sent already"))
+                    .await
+            }
+            _ => {
+                self.send_error(&refusal("forbidden", "this role cannot send that frame"))
+                    .await
+            }
+        }
+    }
+
+    async fn command(&mut self, id: String, action: super::actions::Action) -> Result<(), End> {
+        let (Some(user_id), Some(pairing_id)) = (&self.greeted.user_id, &self.greeted.pairing_id)
+        else {
+            return Err(End::Close(FORBIDDEN, "not a controller"));
+        };
+        let command = NewCommand {
+            board_id: self.greeted.board_id.clone(),
+            pairing_id: pairing_id.clone(),
+            command_id: id.clone(),
+            action,
+            by: user_id.clone(),
+            at: now_millis(),
+        };
+        match self.realtime.append(command).await {
+            Ok(Appended::New(event)) => self.ack(&id, event.seq).await,
+            Ok(Appended::Again { seq }) => self.ack(&id, seq).await,
+            Ok(Appended::Refused(refusal)) => {
+                let error = FrameError {
+                    code: refusal.code(),
+                    message: refusal.to_string(),
+                    id: Some(id),
+                };
+                self.send_error(&error).await
+            }
+            Ok(Appended::Unpaired) => Err(End::Close(FORBIDDEN, "pairing revoked")),
+            Err(error) => {
+                tracing::warn!(%error, "command not stored");
+                let error = FrameError {
+                    code: if matches!(error, StoreError::Unavailable(_)) {
+                        "unavailable"
+                    } else {
+                        "internal_error"
+                    },
+                    message: "the command was not stored; send it again".into(),
+                    id: Some(id),
+                };
+                self.send_error(&error).await
+            }
+        }
+    }
+
+    async fn ack(&mut self, id: &str, offset: i64) -> Result<(), End> {
+        self.send_text(ServerFrame::Ack { id, offset }.encode())
+            .await
+    }
+
+    /// A frame from the hub: events in offset order, filling gaps from the log.
+    async fn forward(&mut self, outgoing: Outgoing) -> Result<(), End> {
+        match outgoing {
+            Outgoing::Frame(text) => self.send(Message::Text(text)).await,
+            Outgoing::Event { seq, text } => {
+                if seq > self.sent + 1 {
+                    self.catch_up().await?;
+                }
+                if seq == self.sent + 1 {
+                    self.sent = seq;
+                    self.send(Message::Text(text)).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends every event after the last one sent, from the log.
+    async fn catch_up(&mut self) -> Result<(), End> {
+        let store = self.realtime.inner.store.clone();
+        loop {
+            let events = store
+                .events_after(&self.greeted.board_id, self.sent, CATCH_UP_PAGE)
+                .await
+                .map_err(|e| unavailable(e.into()))?;
+            if events.first().is_some_and(|e| e.seq != self.sent + 1) {
+                // Trimmed from the log meanwhile: the state is all there is.
+                return self.welcome(None).await;
+            }
+            let full_page = events.len() as i64 == CATCH_UP_PAGE;
+            for event in &events {
+                self.sent = event.seq;
+                let text = ServerFrame::Event(EventFrame::from(event)).encode();
+                self.send_text(text).await?;
+            }
+            if !full_page {
+                return Ok(());
+            }
+        }
+    }
+
+    /// What the hub asked for out of band.
+    async fn attend(&mut self) -> Result<(), End> {
+        let peer = self.membership.peer().clone();
+        if let Some((code, reason)) = peer.take_close() {
+            return Err(End::Close(code, reason));
+        }
+        if peer.take_behind() {
+            self.catch_up().await?;
+        }
+        if peer.take_wants_code() && !self.has_pairings().await? {
+            self.send_code().await?;
+        }
+        Ok(())
+    }
+
+    async fn on_timer(&mut self) -> Result<(), End> {
+        let now = Instant::now();
+        if self.next_code.is_some_and(|due| due <= now) {
+            self.next_code = None;
+            if !self.has_pairings().await? {
+                self.send_code().await?;
+            }
+        }
+        if self.next_ping <= now {
+            if now.duration_since(self.last_heard) >= DEAD_AFTER {
+                tracing::debug!("socket closed: the client stopped answering");
+                return Err(End::Gone);
+            }
+            self.next_ping = now + PING_EVERY;
+            if self.greeted.role == Role::Board {
+                // Keeps "online" true in the teachers' lists while the socket is open.
+                let _ = self
+                    .realtime
+                    .inner
+                    .boards
+                    .seen(&self.greeted.board_id, now_millis())
+                    .await;
+            }
+            self.send(Message::Ping(Default::default())).await?;
+        }
+        Ok(())
+    }
+
+    async fn has_pairings(&mut self) -> Result<bool, End> {
+        self.realtime
+            .inner
+            .store
+            .board_has_pairings(&self.greeted.board_id)
+            .await
+            .map_err(|e| unavailable(e.into()))
+    }
+
+    /// Issues a code, sends it, and plans its replacement shortly before it expires.
+    async fn send_code(&mut self) -> Result<(), End> {
+        let now = now_millis();
+        let issued = self
+            .realtime
+            .inner
+            .boards
+            .issue_code(&self.greeted.board_id, now)
+            .await
+            .map_err(unavailable)?;
+        let lifetime = Duration::from_millis(u64::try_from(issued.expires_at - now).unwrap_or(0));
+        let renew_before = (lifetime / 4).min(Duration::from_secs(60));
+        self.next_code = Some(Instant::now() + lifetime - renew_before);
+        let frame = ServerFrame::Code {
+            code: &issued.code,
+            expires_at: issued.expires_at,
+        };
+        self.send_text(frame.encode()).await
+    }
+
+    async fn send_error(&mut self, error: &FrameError) -> Result<(), End> {
+        let frame = ServerFrame::Error {
+            id: error.id.as_deref(),
+            error: error.code,
+            message: &error.message,
+        };
+        self.send_text(frame.encode()).await
+    }
+
+    async fn send_text(&mut self, text: String) -> Result<(), End> {
+        self.send(Message::Text(Utf8Bytes::from(text))).await
+    }
+
+    async fn send(&mut self, message: Message) -> Result<(), End> {
+        self.socket.send(message).await.map_err(|_| End::Gone)
+    }
+}
+
+fn refusal(code: &'static str, message: &str) -> FrameError {
+    FrameError {
+        code,
+        message: message.into(),
+        id: None,
+    }
+}

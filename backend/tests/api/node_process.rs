@@ -1,0 +1,71 @@
+//! A boardcast node as its own process (the real binary), for tests that `kill -9` it.
+
+use std::{net::SocketAddr, process::Stdio};
+
+use tempfile::TempDir;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+pub struct NodeProcess {
+    pub address: SocketAddr,
+    child: Child,
+    _data_dir: TempDir,
+}
+
+impl NodeProcess {
+    /// Starts `boardcast serve` on a random loopback port against `database_url` and waits
+    /// until it serves.
+    pub async fn start(node_id: &str, database_url: &str) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_boardcast"))
+            .arg("serve")
+            .env("BOARDCAST_NODE_ID", node_id)
+            .env("BOARDCAST_LISTEN", "127.0.0.1:0")
+            .env("BOARDCAST_DATA_DIR", data_dir.path())
+            .env("BOARDCAST_DATABASE_URL", database_url)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(address) = serving_address(&line) {
+                    return address;
+                }
+            }
+            panic!("node {node_id} ended before serving");
+        })
+        .await
+        .expect("node did not start in time");
+        // Keep reading the log so the node never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            address,
+            child,
+            _data_dir: data_dir,
+        }
+    }
+
+    /// `kill -9`: no shutdown, no goodbyes.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+/// The address in the node's "serving" log line.
+fn serving_address(line: &str) -> Option<SocketAddr> {
+    if !line.contains("serving") {
+        return None;
+    }
+    let start = line.find("127.0.0.1:")?;
+    let rest = &line[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}

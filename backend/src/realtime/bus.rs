@@ -52,8 +52,9 @@ pub enum Signal {
 /// Signals from one node, as one notification carries them.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope {
+    /// The sending node's instance id.
     #[serde(rename = "n")]
-    pub node: String,
+    pub sender: String,
     #[serde(rename = "s")]
     pub signals: Vec<Signal>,
 }
@@ -84,8 +85,8 @@ pub struct PgBus {
 }
 
 impl PgBus {
-    /// Starts the sender; it stops when the bus is dropped.
-    pub fn start(pool: AnyPool, node: String) -> Self {
+    /// Starts the sender for the node instance `sender`; it stops when the bus is dropped.
+    pub fn start(pool: AnyPool, sender: String) -> Self {
         let pending: Arc<Mutex<Pending>> = Arc::default();
         let queued = Arc::new(Notify::new());
         let (waiting, wake) = (Arc::downgrade(&pending), Arc::clone(&queued));
@@ -105,7 +106,7 @@ impl PgBus {
                         .into_iter()
                         .map(|(board, frame)| Signal::Pointer { board, frame }),
                 );
-                for payload in payloads(&node, signals) {
+                for payload in payloads(&sender, signals) {
                     let sent = sqlx::query("select pg_notify($1, $2)")
                         .bind(SIGNALS_CHANNEL)
                         .bind(payload)
@@ -137,10 +138,10 @@ impl Bus for PgBus {
 
 /// The signals as notification payloads, each within [`PAYLOAD_BUDGET`]. A signal too large
 /// for any payload (it cannot happen with the frames' own limits) is dropped.
-fn payloads(node: &str, signals: Vec<Signal>) -> Vec<String> {
+fn payloads(sender: &str, signals: Vec<Signal>) -> Vec<String> {
     let mut payloads = Vec::new();
     let mut batch: Vec<Signal> = Vec::new();
-    let mut size = node.len() + 20;
+    let mut size = sender.len() + 20;
     for signal in signals {
         let length = serde_json::to_string(&signal).map_or(usize::MAX, |s| s.len() + 1);
         if length > PAYLOAD_BUDGET / 2 {
@@ -148,21 +149,21 @@ fn payloads(node: &str, signals: Vec<Signal>) -> Vec<String> {
             continue;
         }
         if size + length > PAYLOAD_BUDGET {
-            payloads.extend(encode(node, mem::take(&mut batch)));
-            size = node.len() + 20;
+            payloads.extend(encode(sender, mem::take(&mut batch)));
+            size = sender.len() + 20;
         }
         size += length;
         batch.push(signal);
     }
     if !batch.is_empty() {
-        payloads.extend(encode(node, batch));
+        payloads.extend(encode(sender, batch));
     }
     payloads
 }
 
-fn encode(node: &str, signals: Vec<Signal>) -> Option<String> {
+fn encode(sender: &str, signals: Vec<Signal>) -> Option<String> {
     let envelope = Envelope {
-        node: node.to_string(),
+        sender: sender.to_string(),
         signals,
     };
     serde_json::to_string(&envelope).ok()
@@ -187,7 +188,7 @@ mod tests {
         for payload in &encoded {
             assert!(payload.len() < PAYLOAD_BUDGET, "{}", payload.len());
             let envelope: Envelope = serde_json::from_str(payload).unwrap();
-            assert_eq!(envelope.node, "node-a");
+            assert_eq!(envelope.sender, "node-a");
             decoded.extend(envelope.signals);
         }
         assert_eq!(decoded, signals);

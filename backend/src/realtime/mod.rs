@@ -36,6 +36,10 @@ pub struct Realtime {
 
 struct Inner {
     node: String,
+    /// This process among the cluster's: node ids are names an operator may repeat (two
+    /// nodes on one host both default to the host name), so the bus tells processes apart
+    /// by a random id.
+    instance: String,
     store: Store,
     boards: Boards,
     tokens: TokenService,
@@ -55,13 +59,15 @@ impl Realtime {
         tokens: TokenService,
         database_url: &str,
     ) -> Self {
+        let instance = uuid::Uuid::new_v4().to_string();
         let bus: Box<dyn Bus> = match store.engine() {
             Engine::Sqlite => Box::new(LocalBus),
-            Engine::Postgres => Box::new(PgBus::start(store.pool().clone(), node.clone())),
+            Engine::Postgres => Box::new(PgBus::start(store.pool().clone(), instance.clone())),
         };
         let realtime = Self {
             inner: Arc::new(Inner {
                 node,
+                instance,
                 store: store.clone(),
                 boards,
                 tokens,
@@ -204,7 +210,7 @@ impl Realtime {
 
     /// Signals from another node.
     fn receive(&self, envelope: Envelope) {
-        if envelope.node == self.inner.node {
+        if envelope.sender == self.inner.instance {
             return;
         }
         for signal in &envelope.signals {
@@ -216,7 +222,7 @@ impl Realtime {
             {
                 let changed = self.inner.presence.record(
                     board,
-                    &envelope.node,
+                    &envelope.sender,
                     hub::LocalPresence {
                         boards: *boards,
                         controllers: *controllers,

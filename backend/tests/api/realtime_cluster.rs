@@ -10,8 +10,8 @@ use crate::{
     helpers::{Engine, TestApp, TestDatabase},
     node_process::NodeProcess,
     ws_client::{
-        board_socket, command, controller_socket, new_id, pair_with_code, register_board,
-        teacher, Classroom, Socket,
+        board_socket, command, controller_socket, new_id, pair_with_code, register_board, teacher,
+        Classroom, Socket,
     },
 };
 
@@ -34,7 +34,10 @@ async fn a_board_on_one_node_is_steered_from_another() {
 
     for i in 0..20 {
         controller
-            .send(command(&new_id(), json!({"kind": "blank", "on": i % 2 == 0})))
+            .send(command(
+                &new_id(),
+                json!({"kind": "blank", "on": i % 2 == 0}),
+            ))
             .await;
         assert_eq!(controller.next_of("ack").await["offset"], i + 1);
     }
@@ -97,7 +100,10 @@ async fn events_sent_while_the_listener_was_cut_still_arrive_in_order() {
     assert_eq!(cut_listeners(&a).await, 2);
     for i in 0..30 {
         controller
-            .send(command(&new_id(), json!({"kind": "blank", "on": i % 2 == 1})))
+            .send(command(
+                &new_id(),
+                json!({"kind": "blank", "on": i % 2 == 1}),
+            ))
             .await;
         controller.next_of("ack").await;
     }
@@ -204,7 +210,10 @@ async fn killing_the_boards_node_mid_lesson_loses_and_repeats_nothing() {
         .unwrap();
 
     let expected_offsets: Vec<i64> = (1..=1_000).collect();
-    assert_eq!(seen.offsets, expected_offsets, "events missing, repeated or out of order");
+    assert_eq!(
+        seen.offsets, expected_offsets,
+        "events missing, repeated or out of order"
+    );
     let acked_ids: Vec<String> = acked.iter().map(|(id, _)| id.clone()).collect();
     assert_eq!(seen.ids, acked_ids);
     let (_, on_controller) = controller_socket(b.address, &token, &pairing, None).await;

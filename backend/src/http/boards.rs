@@ -1,24 +1,32 @@
-//! `POST /api/boards` (a board registers) and `POST /api/boards/{id}/code` (a board asks for
-//! a pairing code to show, for boards that cannot keep a websocket open).
+//! `POST /api/boards` (a board registers), `GET /api/boards/{id}` (the board, its state and
+//! offset, for the board itself, a paired teacher or an admin) and `POST /api/boards/{id}/code`
+//! (a board asks for a pairing code to show, for boards that cannot keep a websocket open).
 
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    routing::post,
+    routing::{get, post},
     Json, Router,
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
     error::ApiError,
-    extract::{ClientAddress, CurrentBoard},
+    extract::{BoardViewer, ClientAddress, CurrentBoard},
     json::JsonBody,
 };
-use crate::{boards::Boards, state::AppState, store::now_millis, wire_time::to_rfc3339};
+use crate::{
+    boards::{is_online, Boards},
+    realtime::actions::BoardState,
+    state::AppState,
+    store::{now_millis, Store},
+    wire_time::to_rfc3339,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/boards", post(create_board))
+        .route("/api/boards/{id}", get(show_board))
         .route("/api/boards/{id}/code", post(create_code))
 }
 
@@ -55,6 +63,46 @@ async fn create_board(
             board_secret: registered.board_secret,
         }),
     ))
+}
+
+#[derive(Serialize)]
+struct BoardView {
+    id: String,
+    name: String,
+    online: bool,
+    last_seen_at: String,
+    state: BoardState,
+    offset: i64,
+}
+
+async fn show_board(
+    State(store): State<Store>,
+    viewer: BoardViewer,
+    Path(id): Path<String>,
+) -> Result<Json<BoardView>, ApiError> {
+    let allowed = match &viewer {
+        BoardViewer::Board(board) => board.id == id,
+        BoardViewer::Person(user) if user.roles.admin => true,
+        BoardViewer::Person(user) if user.roles.teacher => {
+            store.is_paired(&user.principal.user_id, &id).await?
+        }
+        BoardViewer::Person(_) => false,
+    };
+    // Someone else's board answers like a missing one, so board ids cannot be probed.
+    let board = match allowed {
+        true => store.find_board(&id).await?,
+        false => None,
+    }
+    .ok_or_else(|| ApiError::NotFound("no such board".into()))?;
+    let snapshot = store.board_snapshot(&board.id).await?;
+    Ok(Json(BoardView {
+        online: is_online(board.last_seen_at, now_millis()),
+        last_seen_at: to_rfc3339(board.last_seen_at),
+        id: board.id,
+        name: board.name,
+        state: snapshot.state,
+        offset: snapshot.seq,
+    }))
 }
 
 async fn create_code(

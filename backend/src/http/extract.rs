@@ -110,6 +110,31 @@ impl FromRequestParts<AppState> for TeacherOrBoard {
     }
 }
 
+/// Anyone who may look at a board: the board itself, or a person with a token (whether
+/// that person may see this board is the handler's question).
+#[derive(Debug, Clone)]
+pub enum BoardViewer {
+    Board(BoardRow),
+    Person(CurrentUser),
+}
+
+impl FromRequestParts<AppState> for BoardViewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if board_credentials(parts).is_some() {
+            let CurrentBoard(board) = CurrentBoard::from_request_parts(parts, state).await?;
+            return Ok(Self::Board(board));
+        }
+        Ok(Self::Person(
+            CurrentUser::from_request_parts(parts, state).await?,
+        ))
+    }
+}
+
 fn board_credentials(parts: &Parts) -> Option<(&str, &str)> {
     let (scheme, credentials) = authorization(parts)?;
     if !scheme.eq_ignore_ascii_case("board") {

@@ -266,11 +266,13 @@ impl Hub {
             let due = room
                 .last_pointer
                 .is_none_or(|last| now.duration_since(last) >= POINTER_INTERVAL);
-            if let (true, Some(text)) = (due, room.pending_pointer.take()) {
+            if !due {
+                waiting = true;
+                continue;
+            }
+            if let Some(text) = room.pending_pointer.take() {
                 room.last_pointer = Some(now);
                 send_to_boards(room, &text);
-            } else {
-                waiting = true;
             }
         }
         waiting
@@ -388,4 +390,105 @@ fn send_to_boards(room: &Room, text: &Utf8Bytes) {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // The hub holds plain data; a panicked holder left nothing half-done that matters.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::realtime::actions::Action;
+
+    fn event(board: &str, seq: i64) -> LoggedEvent {
+        LoggedEvent {
+            board_id: board.into(),
+            seq,
+            command_id: format!("command-{seq}"),
+            action: Action::Blank { on: true },
+            by: "teacher".into(),
+            at: 0,
+        }
+    }
+
+    fn seq_of(outgoing: Outgoing) -> i64 {
+        match outgoing {
+            Outgoing::Event { seq, .. } => seq,
+            Outgoing::Frame(text) => panic!("not an event: {text}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_does_not_keep_up_is_told_to_read_the_log() {
+        let hub = Hub::start();
+        let (member, mut outbox) = hub.join("b", Role::Board, None);
+        let (_other, _) = hub.join("other", Role::Board, None);
+        let events: Vec<_> = (1..=100).map(|seq| event("b", seq)).collect();
+        hub.deliver(&events);
+        // The queue holds what fits and no more; the rest is left in the log.
+        let mut queued = Vec::new();
+        while let Ok(outgoing) = outbox.try_recv() {
+            queued.push(seq_of(outgoing));
+        }
+        assert_eq!(queued, (1..=OUTBOX_CAPACITY as i64).collect::<Vec<_>>());
+        assert!(member.peer().take_behind());
+        assert!(!member.peer().take_behind());
+        assert_eq!(hub.boards().len(), 2);
+        drop(member);
+        assert_eq!(hub.boards().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn droppable_frames_leave_room_for_events() {
+        let hub = Hub::start();
+        let (member, mut outbox) = hub.join("b", Role::Board, None);
+        for _ in 0..OUTBOX_CAPACITY {
+            hub.tell("b", None, &Utf8Bytes::from_static("{}"));
+        }
+        hub.deliver(&[event("b", 1)]);
+        let mut frames = 0;
+        let mut events = 0;
+        while let Ok(outgoing) = outbox.try_recv() {
+            match outgoing {
+                Outgoing::Frame(_) => frames += 1,
+                Outgoing::Event { .. } => events += 1,
+            }
+        }
+        assert_eq!(frames, OUTBOX_CAPACITY / 2);
+        assert_eq!(events, 1);
+        assert!(!member.peer().take_behind());
+    }
+
+    #[tokio::test]
+    async fn pointers_are_held_back_to_60_per_second_and_the_latest_wins() {
+        let hub = Hub::start();
+        let (_board, mut on_board) = hub.join("b", Role::Board, None);
+        let (_controller, mut on_controller) = hub.join("b", Role::Controller, None);
+        let start = Instant::now();
+        for x in ["1", "2", "3"] {
+            hub.pointer("b", Utf8Bytes::from(x.to_string()), start);
+        }
+        let first = on_board.try_recv().unwrap();
+        assert!(matches!(first, Outgoing::Frame(text) if text.as_str() == "1"));
+        assert!(on_board.try_recv().is_err());
+        assert!(hub.flush_pointers(start + POINTER_INTERVAL / 2));
+        assert!(on_board.try_recv().is_err());
+        assert!(!hub.flush_pointers(start + POINTER_INTERVAL));
+        let latest = on_board.try_recv().unwrap();
+        assert!(matches!(latest, Outgoing::Frame(text) if text.as_str() == "3"));
+        assert!(
+            on_controller.try_recv().is_err(),
+            "pointers are for the board only"
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_a_pairing_reaches_only_its_controllers() {
+        let hub = Hub::start();
+        let (board, _) = hub.join("b", Role::Board, None);
+        let (mine, _) = hub.join("b", Role::Controller, Some("p1".into()));
+        let (other, _) = hub.join("b", Role::Controller, Some("p2".into()));
+        hub.close_pairing("p1", 4003, "pairing revoked");
+        assert_eq!(mine.peer().take_close(), Some((4003, "pairing revoked")));
+        assert_eq!(other.peer().take_close(), None);
+        assert_eq!(board.peer().take_close(), None);
+        assert_eq!(hub.pairings(), vec!["p1".to_string(), "p2".to_string()]);
+    }
 }

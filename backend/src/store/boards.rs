@@ -172,6 +172,18 @@ impl Store {
         Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
     }
 
+    /// Whether the teacher `user_id` is paired with the board.
+    pub async fn is_paired(&self, user_id: &str, board_id: &str) -> StoreResult<bool> {
+        let found: Option<String> = sqlx::query_scalar(
+            "select id from pairings where user_id = $1 and board_id = $2 limit 1",
+        )
+        .bind(user_id)
+        .bind(board_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// Whether any teacher is paired with the board.
     pub async fn board_has_pairings(&self, board_id: &str) -> StoreResult<bool> {
         let found: Option<String> =

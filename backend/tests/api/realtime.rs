@@ -419,3 +419,70 @@ async fn stopping_a_node_closes_its_sockets_with_1012() {
     assert_eq!(room.board_socket.closed().await, 1012);
     stopping.await.unwrap();
 }
+
+both_engines!(
+    a_board_that_stops_reading_still_gets_every_event_in_order,
+    |engine: Engine| async move {
+        let app = TestApp::spawn(engine).await;
+        let mut room = Classroom::open(&app, "jdevries").await;
+        let (mut controller, _) = room.controller(app.address).await;
+        // The board reads nothing while far more events than its queue holds pile up.
+        let last = toggle(&mut controller, 1_500).await;
+        assert_eq!(last, 1_500);
+        for offset in 1..=last {
+            assert_eq!(room.board_socket.next_of("event").await["offset"], offset);
+        }
+        room.board_socket.round_trip().await;
+    }
+);
+
+both_engines!(
+    a_board_is_shown_to_itself_its_teachers_and_admins_only,
+    |engine: Engine| async move {
+        let app = TestApp::spawn(engine).await;
+        let room = Classroom::open(&app, "jdevries").await;
+        let (mut controller, _) = room.controller(app.address).await;
+        assert_eq!(toggle(&mut controller, 1).await, 1);
+        let path = app.url(&format!("/api/boards/{}", room.board.id));
+        let show = |authorization: String| {
+            app.client
+                .get(&path)
+                .header("authorization", authorization)
+                .send()
+        };
+
+        let as_board = show(format!("Board {}:{}", room.board.id, room.board.secret))
+            .await
+            .unwrap();
+        assert_eq!(as_board.status(), 200);
+        let body: Value = as_board.json().await.unwrap();
+        assert_eq!(body["id"], room.board.id.as_str());
+        assert_eq!(body["name"], "Room 12");
+        assert_eq!(body["offset"], 1);
+        assert_eq!(body["state"]["blank"], true);
+        assert_eq!(body["online"], true);
+
+        let as_teacher = show(format!("Bearer {}", room.token)).await.unwrap();
+        assert_eq!(as_teacher.status(), 200);
+
+        app.add_user("head", "pw", "admin").await;
+        let admin = app.login("head", "pw").await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(show(format!("Bearer {admin}")).await.unwrap().status(), 200);
+
+        let stranger = crate::ws_client::teacher(&app, "other").await;
+        let refused = show(format!("Bearer {stranger}")).await.unwrap();
+        assert_eq!(refused.status(), 404);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "not_found");
+
+        let other_board = crate::ws_client::register_board(&app).await;
+        let as_other_board = show(format!("Board {}:{}", other_board.id, other_board.secret))
+            .await
+            .unwrap();
+        assert_eq!(as_other_board.status(), 404);
+        assert_eq!(app.client.get(&path).send().await.unwrap().status(), 401);
+    }
+);

@@ -1,6 +1,6 @@
 //! Prometheus metrics of one node: HTTP requests (count and latency per route), login
-//! outcomes, directory latency and the directory circuit breaker, rendered as text at
-//! `/metrics`.
+//! outcomes, directory latency and the directory circuit breaker, open websockets and board
+//! commands by outcome, rendered as text at `/metrics`.
 
 use std::{sync::Arc, time::Duration};
 
@@ -42,6 +42,22 @@ struct LoginLabels {
     outcome: LoginOutcome,
 }
 
+/// What became of a controller's command.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum CommandOutcome {
+    appended,
+    repeated,
+    refused,
+    unpaired,
+    failed,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    outcome: CommandOutcome,
+}
+
 /// Cheap to clone; every clone updates the same series.
 #[derive(Clone)]
 pub struct Metrics {
@@ -51,6 +67,8 @@ pub struct Metrics {
     logins: Family<LoginLabels, Counter>,
     directory_seconds: Histogram,
     breaker_open: Gauge,
+    websockets: Gauge,
+    commands: Family<CommandLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -69,6 +87,8 @@ impl Default for Metrics {
         let logins = Family::<LoginLabels, Counter>::default();
         let directory_seconds = latency_histogram();
         let breaker_open = Gauge::default();
+        let websockets = Gauge::default();
+        let commands = Family::<CommandLabels, Counter>::default();
         let mut registry = Registry::with_prefix("boardcast");
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
@@ -91,6 +111,16 @@ impl Default for Metrics {
             "Directory circuit breaker: 0 closed, 1 half-open, 2 open",
             breaker_open.clone(),
         );
+        registry.register(
+            "websockets",
+            "Websockets open on this node",
+            websockets.clone(),
+        );
+        registry.register(
+            "board_commands",
+            "Controller commands by outcome",
+            commands.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
@@ -98,6 +128,8 @@ impl Default for Metrics {
             logins,
             directory_seconds,
             breaker_open,
+            websockets,
+            commands,
         }
     }
 }
@@ -127,8 +159,17 @@ impl Metrics {
         self.directory_seconds.observe(elapsed.as_secs_f64());
     }
 
-    /// The Prometheus text exposition, with the breaker state read at scrape time.
-    pub fn render(&self, breaker: BreakerState) -> String {
+    pub fn record_command(&self, outcome: CommandOutcome) {
+        self.commands
+            .get_or_create(&CommandLabels { outcome })
+            .inc();
+    }
+
+    /// The Prometheus text exposition, with the breaker state and the count of open
+    /// websockets read at scrape time.
+    pub fn render(&self, breaker: BreakerState, websockets: usize) -> String {
+        self.websockets
+            .set(i64::try_from(websockets).unwrap_or(i64::MAX));
         self.breaker_open.set(match breaker {
             BreakerState::Closed => 0,
             BreakerState::HalfOpen => 1,
@@ -151,7 +192,13 @@ mod tests {
         let metrics = Metrics::default();
         metrics.record_request("GET", "/api/me", 200, Duration::from_millis(3));
         metrics.record_login(LoginOutcome::invalid_credentials);
-        let text = metrics.render(BreakerState::Open);
+        metrics.record_command(CommandOutcome::refused);
+        let text = metrics.render(BreakerState::Open, 3);
+        assert!(text.contains("boardcast_websockets 3"), "{text}");
+        assert!(
+            text.contains(r#"boardcast_board_commands_total{outcome="refused"} 1"#),
+            "{text}"
+        );
         assert!(
             text.contains(
                 r#"boardcast_http_requests_total{method="GET",route="/api/me",status="200"} 1"#

@@ -63,6 +63,7 @@ impl Application {
             store.clone(),
             boards.clone(),
             auth.tokens.clone(),
+            metrics.clone(),
             settings.database_url().expose(),
         );
         let state = AppState {

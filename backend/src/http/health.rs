@@ -20,7 +20,10 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = state.metrics.render(state.auth.directory.breaker_state());
+    let text = state.metrics.render(
+        state.auth.directory.breaker_state(),
+        state.realtime.hub().sockets(),
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -25,6 +25,7 @@ use self::{
 use crate::{
     auth::TokenService,
     boards::Boards,
+    metrics::{CommandOutcome, Metrics},
     store::{Appended, Engine, NewCommand, Store, StoreResult},
 };
 
@@ -43,6 +44,7 @@ struct Inner {
     store: Store,
     boards: Boards,
     tokens: TokenService,
+    metrics: Metrics,
     hub: Arc<Hub>,
     bus: Box<dyn Bus>,
     presence: Presence,
@@ -57,6 +59,7 @@ impl Realtime {
         store: Store,
         boards: Boards,
         tokens: TokenService,
+        metrics: Metrics,
         database_url: &str,
     ) -> Self {
         let instance = uuid::Uuid::new_v4().to_string();
@@ -71,6 +74,7 @@ impl Realtime {
                 store: store.clone(),
                 boards,
                 tokens,
+                metrics,
                 hub: Hub::start(),
                 bus,
                 presence: Presence::default(),
@@ -111,11 +115,19 @@ impl Realtime {
     /// Appends a command and, when it is new, hands its event to this node's sockets at once
     /// (other nodes get it from the database's notification).
     pub async fn append(&self, command: NewCommand) -> StoreResult<Appended> {
-        let appended = self.inner.store.append_commands(command).await?;
-        if let Appended::New(event) = &appended {
-            self.inner.hub.deliver(std::slice::from_ref(event));
-        }
-        Ok(appended)
+        let appended = self.inner.store.append_commands(command).await;
+        let outcome = match &appended {
+            Ok(Appended::New(event)) => {
+                self.inner.hub.deliver(std::slice::from_ref(event));
+                CommandOutcome::appended
+            }
+            Ok(Appended::Again { .. }) => CommandOutcome::repeated,
+            Ok(Appended::Refused(_)) => CommandOutcome::refused,
+            Ok(Appended::Unpaired) => CommandOutcome::unpaired,
+            Err(_) => CommandOutcome::failed,
+        };
+        self.inner.metrics.record_command(outcome);
+        appended
     }
 
     /// A controller's pointer, for the board's screens on every node.

@@ -18,9 +18,15 @@ impl NodeProcess {
     /// Starts `boardcast serve` on a random loopback port against `database_url` and waits
     /// until it serves.
     pub async fn start(node_id: &str, database_url: &str) -> Self {
+        Self::start_with(node_id, database_url, &[]).await
+    }
+
+    /// As [`NodeProcess::start`], with more `BOARDCAST_*` settings.
+    pub async fn start_with(node_id: &str, database_url: &str, settings: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_boardcast"))
             .arg("serve")
+            .envs(settings.iter().copied())
             .env("BOARDCAST_NODE_ID", node_id)
             .env("BOARDCAST_LISTEN", "127.0.0.1:0")
             .env("BOARDCAST_DATA_DIR", data_dir.path())
@@ -49,6 +55,18 @@ impl NodeProcess {
             child,
             _data_dir: data_dir,
         }
+    }
+
+    /// The node's resident memory, in KiB.
+    #[allow(dead_code)] // used by the benchmarks only
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.id().unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
     }
 
     /// `kill -9`: no shutdown, no goodbyes.

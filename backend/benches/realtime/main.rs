@@ -1,0 +1,299 @@
+//! Benchmarks of the realtime channel with real `boardcast serve` processes and the
+//! `boardcast-load` generator (see BENCHMARKS.md): memory per idle socket, fan-out latency
+//! on one node and across two (against a raw PostgreSQL NOTIFY round trip measured in the
+//! same run), and the highest command rate one node sustains. Nodes, database and load
+//! generator share the machine's cores.
+//!
+//! `cargo bench -p boardcast --bench realtime [-- NAME...]` runs all or the named benchmarks
+//! (`idle`, `fanout`, `cluster`, `max`); `BENCH_SECONDS` sets the length of each run (10 s).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[allow(dead_code)]
+#[path = "../../tests/api/node_process.rs"]
+mod node_process;
+#[allow(dead_code)]
+#[path = "../../tests/api/postgres.rs"]
+mod postgres;
+
+use std::{net::SocketAddr, process::Stdio, time::Duration};
+
+use boardcast::{
+    auth::password::hash_password,
+    config::DatabaseUrl,
+    store::{now_millis, NewUser, Store},
+};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use self::node_process::NodeProcess;
+
+const PASSWORD: &str = "load-test-password";
+/// 1,000 boards with 9 controllers each: 10,000 sockets.
+const BOARDS: usize = 1_000;
+const CONTROLLERS: usize = 9;
+
+fn seconds() -> f64 {
+    std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("boardcast realtime benchmarks on {cores} cores (nodes, database and load generator share them)\n");
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| named.is_empty() || named.iter().any(|n| n == name);
+    if wanted("idle") {
+        idle_sockets().await;
+    }
+    if wanted("fanout") {
+        fan_out_on_one_node().await;
+    }
+    if wanted("cluster") {
+        fan_out_across_nodes().await;
+    }
+    if wanted("max") {
+        highest_sustained_rate().await;
+    }
+}
+
+/// A database with the load generator's teacher in it.
+async fn database(url: String) -> String {
+    let store = Store::connect(&DatabaseUrl::new(&url)).await.unwrap();
+    store.migrate().await.unwrap();
+    let teacher = NewUser {
+        username: "teacher".into(),
+        display_name: "Load Teacher".into(),
+        password_hash: hash_password(PASSWORD.into()).await.unwrap(),
+        roles: "teacher".into(),
+    };
+    store.create_user(teacher, now_millis()).await.unwrap();
+    store.close().await;
+    url
+}
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("boardcast.db").display()
+    )
+}
+
+async fn node(name: &str, url: &str) -> NodeProcess {
+    let settings = [
+        (
+            "BOARDCAST_PAIRING__MAX_BOARDS_PER_ADDRESS_PER_HOUR",
+            "1000000",
+        ),
+        ("RUST_LOG", "warn"),
+    ];
+    let node = NodeProcess::start_with(name, url, &settings).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    node
+}
+
+/// A running `boardcast-load`.
+struct Load {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Load {
+    fn start(
+        nodes: &[SocketAddr],
+        boards: usize,
+        controllers: usize,
+        rate: f64,
+        seconds: f64,
+    ) -> Self {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_boardcast-load"));
+        for node in nodes {
+            command.arg("--node").arg(node.to_string());
+        }
+        let mut child = command
+            .args(["--boards", &boards.to_string()])
+            .args(["--controllers", &controllers.to_string()])
+            .args(["--rate", &rate.to_string()])
+            .args(["--seconds", &seconds.to_string()])
+            .arg("--json")
+            .env("BOARDCAST_LOAD_PASSWORD", PASSWORD)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    /// Waits until every socket is open; their number.
+    async fn connected(&mut self) -> usize {
+        let line = self
+            .lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("load generator ended");
+        line.strip_prefix("connected ").unwrap().parse().unwrap()
+    }
+
+    async fn report(mut self) -> Value {
+        let line = self.lines.next_line().await.unwrap().expect("no report");
+        self.child.wait().await.unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+}
+
+fn latencies(report: &Value, which: &str) -> String {
+    let l = &report[which];
+    format!(
+        "p50 {:6.2} ms  p90 {:6.2} ms  p99 {:6.2} ms  max {:7.2} ms",
+        l["p50_ms"].as_f64().unwrap(),
+        l["p90_ms"].as_f64().unwrap(),
+        l["p99_ms"].as_f64().unwrap(),
+        l["max_ms"].as_f64().unwrap()
+    )
+}
+
+fn summary(report: &Value) {
+    println!(
+        "  {:.0} acks/s, {:.0} events/s, {} errors",
+        report["acks_per_second"].as_f64().unwrap(),
+        report["events_per_second"].as_f64().unwrap(),
+        report["errors"]
+    );
+    println!("  ack      {}", latencies(report, "acks"));
+    println!("  fan-out  {}", latencies(report, "fan_out"));
+}
+
+/// Resident memory per socket: 10,000 sockets held open and idle on one node.
+async fn idle_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(sqlite_url(&dir)).await;
+    let node = node("idle", &url).await;
+    let before = node.rss_kib();
+    let mut load = Load::start(&[node.address], BOARDS, CONTROLLERS, 0.0, 6.0);
+    let sockets = load.connected().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = node.rss_kib();
+    load.report().await;
+    let per_socket = (after.saturating_sub(before)) as f64 / sockets as f64;
+    println!("Idle websockets on one node (SQLite)");
+    println!(
+        "  {sockets} sockets: RSS {:.1} MiB -> {:.1} MiB = {per_socket:.1} KiB per socket  (goal <= 16 KiB)\n",
+        before as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
+}
+
+/// 1,000 commands/s over 1,000 boards with 10,000 sockets open, one node.
+async fn fan_out_on_one_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(sqlite_url(&dir)).await;
+    let node = node("one", &url).await;
+    let mut load = Load::start(&[node.address], BOARDS, CONTROLLERS, 1_000.0, seconds());
+    let sockets = load.connected().await;
+    let report = load.report().await;
+    println!(
+        "Fan-out on one node (SQLite): 1,000 commands/s over {BOARDS} boards, {sockets} sockets"
+    );
+    summary(&report);
+    println!(
+        "  fan-out p99 {:.2} ms  (goal <= 25 ms)\n",
+        report["fan_out"]["p99_ms"].as_f64().unwrap()
+    );
+}
+
+/// The same across two nodes on PostgreSQL, against a raw NOTIFY round trip.
+async fn fan_out_across_nodes() {
+    let url = database(postgres::fresh_durable_database().await).await;
+    let raw = notify_round_trips(&url, 1_000.0, seconds()).await;
+    let a = node("a", &url).await;
+    let b = node("b", &url).await;
+    let mut load = Load::start(
+        &[a.address, b.address],
+        BOARDS,
+        CONTROLLERS,
+        1_000.0,
+        seconds(),
+    );
+    let sockets = load.connected().await;
+    let report = load.report().await;
+    let fan_out = report["fan_out"]["p99_ms"].as_f64().unwrap();
+    println!("Fan-out across two nodes (PostgreSQL, fsync on): 1,000 commands/s, {sockets} sockets, boards and controllers on different nodes");
+    println!(
+        "  raw NOTIFY round trip at 1,000/s: p50 {:.2} ms  p99 {:.2} ms",
+        raw.0, raw.1
+    );
+    summary(&report);
+    println!(
+        "  fan-out p99 / raw NOTIFY p99 = {:.2}x  (goal <= 3x)\n",
+        fan_out / raw.1
+    );
+}
+
+/// p50 and p99 in milliseconds of NOTIFY → notification on another connection, at `rate`.
+async fn notify_round_trips(url: &str, rate: f64, seconds: f64) -> (f64, f64) {
+    use sqlx::{postgres::PgListener, Connection};
+    let mut listener = PgListener::connect(url).await.unwrap();
+    listener.listen("bench").await.unwrap();
+    let mut sender = sqlx::PgConnection::connect(url).await.unwrap();
+    let started = std::time::Instant::now();
+    let receiving = tokio::spawn(async move {
+        let mut samples = Vec::new();
+        while let Ok(Ok(notification)) =
+            tokio::time::timeout(Duration::from_secs(2), listener.recv()).await
+        {
+            let sent: f64 = notification.payload().parse().unwrap();
+            samples.push(started.elapsed().as_secs_f64() - sent);
+        }
+        samples
+    });
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    while started.elapsed().as_secs_f64() < seconds {
+        ticks.tick().await;
+        let payload = started.elapsed().as_secs_f64().to_string();
+        sqlx::query("select pg_notify('bench', $1)")
+            .bind(payload)
+            .execute(&mut sender)
+            .await
+            .unwrap();
+    }
+    let mut samples = receiving.await.unwrap();
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)] * 1e3;
+    (at(0.5), at(0.99))
+}
+
+/// Rising command rates on one node (1,000 boards, one controller each) until p99 fan-out
+/// passes 100 ms or the node stops keeping up.
+async fn highest_sustained_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(sqlite_url(&dir)).await;
+    let node = node("max", &url).await;
+    println!(
+        "Highest sustained command rate on one node (SQLite; {BOARDS} boards, 1 controller each)"
+    );
+    let mut best = 0.0;
+    for rate in [500.0, 1_000.0, 2_000.0, 3_000.0, 4_000.0, 6_000.0, 8_000.0] {
+        let mut load = Load::start(&[node.address], BOARDS, 1, rate, seconds() / 2.0);
+        load.connected().await;
+        let report = load.report().await;
+        let p99 = report["fan_out"]["p99_ms"].as_f64().unwrap();
+        let acks = report["acks_per_second"].as_f64().unwrap();
+        println!(
+            "  {rate:5.0}/s: {acks:6.0} acks/s  fan-out {}  errors {}",
+            latencies(&report, "fan_out"),
+            report["errors"]
+        );
+        if p99 > 100.0 || acks < rate * 0.95 || report["errors"] != 0 {
+            break;
+        }
+        best = rate;
+    }
+    println!("  highest sustained: {best:.0} commands/s with p99 <= 100 ms\n");
+}

@@ -222,17 +222,27 @@ async fn fan_out_across_nodes() {
         seconds(),
     );
     let sockets = load.connected().await;
-    let report = load.report().await;
+    // The same round trip again while boardcast carries its load: what the database and the
+    // shared cores give anyone at that moment.
+    let (report, loaded) = tokio::join!(
+        load.report(),
+        notify_round_trips(&url, 1_000.0, seconds() - 1.0)
+    );
     let fan_out = report["fan_out"]["p99_ms"].as_f64().unwrap();
     println!("Fan-out across two nodes (PostgreSQL, fsync on): 1,000 commands/s, {sockets} sockets, boards and controllers on different nodes");
     println!(
-        "  raw NOTIFY round trip at 1,000/s: p50 {:.2} ms  p99 {:.2} ms",
+        "  raw NOTIFY round trip at 1,000/s, alone:           p50 {:.2} ms  p99 {:.2} ms",
         raw.0, raw.1
+    );
+    println!(
+        "  raw NOTIFY round trip at 1,000/s, beside the load: p50 {:.2} ms  p99 {:.2} ms",
+        loaded.0, loaded.1
     );
     summary(&report);
     println!(
-        "  fan-out p99 / raw NOTIFY p99 = {:.2}x  (goal <= 3x)\n",
-        fan_out / raw.1
+        "  fan-out p99 / raw NOTIFY p99 = {:.2}x alone, {:.2}x beside the load  (goal <= 3x)\n",
+        fan_out / raw.1,
+        fan_out / loaded.1
     );
 }
 

@@ -101,12 +101,11 @@ impl FromRequestParts<AppState> for TeacherOrBoard {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if board_credentials(parts).is_some() {
-            let CurrentBoard(board) = CurrentBoard::from_request_parts(parts, state).await?;
-            return Ok(Self::Board(board));
+        match BoardViewer::from_request_parts(parts, state).await? {
+            BoardViewer::Board(board) => Ok(Self::Board(board)),
+            BoardViewer::Person(user) if user.roles.teacher => Ok(Self::Teacher(user)),
+            BoardViewer::Person(_) => Err(ApiError::Forbidden("only teachers may do this".into())),
         }
-        let Teacher(user) = Teacher::from_request_parts(parts, state).await?;
-        Ok(Self::Teacher(user))
     }
 }
 

@@ -71,17 +71,31 @@ async fn a_board_on_one_node_is_steered_from_another() {
     assert_eq!(controller.closed().await, 4003);
 }
 
-/// Ends the database connections that LISTEN, as a failover or a network cut would.
-async fn cut_listeners(app: &TestApp) -> u64 {
-    let cut: Vec<bool> = sqlx::query_scalar(
-        "select pg_terminate_backend(pid) from pg_stat_activity \
-         where datname = current_database() and pid <> pg_backend_pid() \
-         and query ilike 'listen%'",
-    )
+/// Ends the database connections that LISTEN, as a failover or a network cut would, once
+/// `expected` of them are listening; how many were ended.
+async fn cut_listeners(app: &TestApp, expected: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let listening = "datname = current_database() and pid <> pg_backend_pid() \
+        and query ilike 'listen%'";
+    loop {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from pg_stat_activity where {listening}"
+        ))
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        if count as usize >= expected || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let cut: Vec<bool> = sqlx::query_scalar(&format!(
+        "select pg_terminate_backend(pid) from pg_stat_activity where {listening}"
+    ))
     .fetch_all(app.store.pool())
     .await
     .unwrap();
-    cut.len() as u64
+    cut.len()
 }
 
 #[tokio::test]
@@ -97,7 +111,7 @@ async fn events_sent_while_the_listener_was_cut_still_arrive_in_order() {
     controller.next_of("ack").await;
     assert_eq!(room.board_socket.next_of("event").await["offset"], 1);
 
-    assert_eq!(cut_listeners(&a).await, 2);
+    assert_eq!(cut_listeners(&a, 2).await, 2);
     for i in 0..30 {
         controller
             .send(command(

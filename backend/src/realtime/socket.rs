@@ -336,11 +336,8 @@ impl Connection {
                 self.realtime.pointer(&self.greeted.board_id, frame);
                 Ok(())
             }
-            ClientFrame::RequestCode {} if role == Role::Board => {
-                self.send_code().await?;
-                // An asked-for code is not renewed once the board is paired.
-                Ok(())
-            }
+            // Renewed before it expires only while the board has no pairing (`on_timer`).
+            ClientFrame::RequestCode {} if role == Role::Board => self.send_code().await,
             ClientFrame::Hello(_) => {
                 self.send_error(&refusal("already_greeted", "hello was sent already"))
                     .await

@@ -75,7 +75,8 @@ pub struct BoardSnapshot {
 }
 
 impl Store {
-    /// Checks and appends commands (see the module docs); one answer per command, in order.
+    /// Checks and appends one command, in one transaction with the commands of other
+    /// sockets that arrive meanwhile (see the module docs).
     pub async fn append_commands(&self, command: NewCommand) -> StoreResult<Appended> {
         self.batches.appends.call(command).await
     }

@@ -64,6 +64,7 @@ impl Application {
             boards.clone(),
             auth.tokens.clone(),
             metrics.clone(),
+            settings.auth.token_cache_window,
             settings.database_url().expose(),
         );
         let state = AppState {

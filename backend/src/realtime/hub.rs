@@ -56,6 +56,8 @@ pub struct Peer {
     pub role: Role,
     /// The pairing a controller steers through.
     pub pairing_id: Option<String>,
+    /// The login (token family) a controller said hello with.
+    pub family_id: Option<String>,
     outbox: mpsc::Sender<Outgoing>,
     requests: Requests,
     /// Woken whenever `requests` changed.
@@ -182,6 +184,7 @@ impl Hub {
         board_id: &str,
         role: Role,
         pairing_id: Option<String>,
+        family_id: Option<String>,
     ) -> (Membership, mpsc::Receiver<Outgoing>) {
         let (outbox, receiver) = mpsc::channel(OUTBOX_CAPACITY);
         let peer = Arc::new(Peer {
@@ -189,6 +192,7 @@ impl Hub {
             board_id: board_id.to_string(),
             role,
             pairing_id,
+            family_id,
             outbox,
             requests: Requests::default(),
             attention: Notify::new(),
@@ -312,6 +316,29 @@ impl Hub {
         }
     }
 
+    /// Closes the controller sockets opened with a login of `family_id`.
+    pub fn close_login(&self, family_id: &str, code: u16, reason: &'static str) {
+        for room in self.rooms().values() {
+            for peer in &room.peers {
+                if peer.family_id.as_deref() == Some(family_id) {
+                    peer.close(code, reason);
+                }
+            }
+        }
+    }
+
+    /// The logins of the controller sockets here.
+    pub fn logins(&self) -> Vec<String> {
+        let rooms = self.rooms();
+        let mut logins: Vec<String> = rooms
+            .values()
+            .flat_map(|room| room.peers.iter().filter_map(|p| p.family_id.clone()))
+            .collect();
+        logins.sort_unstable();
+        logins.dedup();
+        logins
+    }
+
     /// Closes every socket (the node is stopping).
     pub fn close_all(&self, code: u16, reason: &'static str) {
         for room in self.rooms().values() {
@@ -418,8 +445,8 @@ mod tests {
     #[tokio::test]
     async fn a_socket_that_does_not_keep_up_is_told_to_read_the_log() {
         let hub = Hub::start();
-        let (member, mut outbox) = hub.join("b", Role::Board, None);
-        let (_other, _) = hub.join("other", Role::Board, None);
+        let (member, mut outbox) = hub.join("b", Role::Board, None, None);
+        let (_other, _) = hub.join("other", Role::Board, None, None);
         let events: Vec<_> = (1..=100).map(|seq| event("b", seq)).collect();
         hub.deliver(&events);
         // The queue holds what fits and no more; the rest is left in the log.
@@ -438,7 +465,7 @@ mod tests {
     #[tokio::test]
     async fn droppable_frames_leave_room_for_events() {
         let hub = Hub::start();
-        let (member, mut outbox) = hub.join("b", Role::Board, None);
+        let (member, mut outbox) = hub.join("b", Role::Board, None, None);
         for _ in 0..OUTBOX_CAPACITY {
             hub.tell("b", None, &Utf8Bytes::from_static("{}"));
         }
@@ -459,8 +486,8 @@ mod tests {
     #[tokio::test]
     async fn pointers_are_held_back_to_60_per_second_and_the_latest_wins() {
         let hub = Hub::start();
-        let (_board, mut on_board) = hub.join("b", Role::Board, None);
-        let (_controller, mut on_controller) = hub.join("b", Role::Controller, None);
+        let (_board, mut on_board) = hub.join("b", Role::Board, None, None);
+        let (_controller, mut on_controller) = hub.join("b", Role::Controller, None, None);
         let start = Instant::now();
         for x in ["1", "2", "3"] {
             hub.pointer("b", Utf8Bytes::from(x.to_string()), start);
@@ -482,13 +509,17 @@ mod tests {
     #[tokio::test]
     async fn closing_a_pairing_reaches_only_its_controllers() {
         let hub = Hub::start();
-        let (board, _) = hub.join("b", Role::Board, None);
-        let (mine, _) = hub.join("b", Role::Controller, Some("p1".into()));
-        let (other, _) = hub.join("b", Role::Controller, Some("p2".into()));
+        let (board, _) = hub.join("b", Role::Board, None, None);
+        let (mine, _) = hub.join("b", Role::Controller, Some("p1".into()), Some("f1".into()));
+        let (other, _) = hub.join("b", Role::Controller, Some("p2".into()), Some("f2".into()));
         hub.close_pairing("p1", 4003, "pairing revoked");
         assert_eq!(mine.peer().take_close(), Some((4003, "pairing revoked")));
         assert_eq!(other.peer().take_close(), None);
         assert_eq!(board.peer().take_close(), None);
         assert_eq!(hub.pairings(), vec!["p1".to_string(), "p2".to_string()]);
+        assert_eq!(hub.logins(), vec!["f1".to_string(), "f2".to_string()]);
+        hub.close_login("f2", 4001, "login ended");
+        assert_eq!(other.peer().take_close(), Some((4001, "login ended")));
+        assert_eq!(mine.peer().take_close(), None);
     }
 }

@@ -9,6 +9,7 @@ mod bus;
 pub mod frames;
 mod hub;
 mod listener;
+mod logins;
 mod presence;
 pub mod socket;
 
@@ -53,13 +54,16 @@ struct Inner {
 
 impl Realtime {
     /// Starts the node's realtime side; on PostgreSQL also its listener (which needs
-    /// `database_url`: LISTEN holds a connection of its own, outside the pool).
+    /// `database_url`: LISTEN holds a connection of its own, outside the pool). Controllers
+    /// whose login ended are closed within `login_check_every` (the token cache window, the
+    /// same bound revocation has everywhere else).
     pub fn start(
         node: String,
         store: Store,
         boards: Boards,
         tokens: TokenService,
         metrics: Metrics,
+        login_check_every: std::time::Duration,
         database_url: &str,
     ) -> Self {
         let instance = uuid::Uuid::new_v4().to_string();
@@ -81,7 +85,10 @@ impl Realtime {
                 background: std::sync::Mutex::default(),
             }),
         };
-        let mut background = vec![presence::spawn_refresh(realtime.downgrade())];
+        let mut background = vec![
+            presence::spawn_refresh(realtime.downgrade()),
+            logins::spawn_check(realtime.downgrade(), login_check_every),
+        ];
         if store.engine() == Engine::Postgres {
             background.push(listener::spawn(
                 database_url.to_string(),

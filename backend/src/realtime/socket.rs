@@ -51,6 +51,7 @@ struct Greeted {
     role: Role,
     user_id: Option<String>,
     pairing_id: Option<String>,
+    family_id: Option<String>,
     offset: Option<i64>,
 }
 
@@ -60,10 +61,12 @@ pub async fn serve(mut socket: WebSocket, realtime: Realtime) {
         Ok(greeted) => greeted,
         Err(end) => return close(socket, end).await,
     };
-    let (membership, outbox) =
-        realtime
-            .hub()
-            .join(&greeted.board_id, greeted.role, greeted.pairing_id.clone());
+    let (membership, outbox) = realtime.hub().join(
+        &greeted.board_id,
+        greeted.role,
+        greeted.pairing_id.clone(),
+        greeted.family_id.clone(),
+    );
     realtime.presence_changed(&greeted.board_id);
     let mut connection = Connection {
         socket,
@@ -135,6 +138,7 @@ async fn greet_board(realtime: &Realtime, hello: Hello, now: i64) -> Result<Gree
         role: Role::Board,
         user_id: None,
         pairing_id: None,
+        family_id: None,
         offset: hello.offset,
     })
 }
@@ -168,6 +172,7 @@ async fn greet_controller(realtime: &Realtime, hello: Hello, now: i64) -> Result
         role: Role::Controller,
         user_id: Some(principal.user_id),
         pairing_id: Some(pairing.id),
+        family_id: Some(principal.family_id),
         offset: hello.offset,
     })
 }

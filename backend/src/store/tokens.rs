@@ -2,10 +2,12 @@
 //! login) so that reuse of a rotated refresh token revokes everything the login led to.
 //! A login is one statement: both tokens in one insert, with no foreign keys to lock.
 
+use std::collections::HashSet;
+
 use sqlx::{AnyConnection, FromRow};
 use uuid::Uuid;
 
-use super::{login_writes::LoginWrite, Store, StoreResult};
+use super::{batch::placeholders, login_writes::LoginWrite, Store, StoreResult};
 
 /// Digests and expiry times of one freshly issued access + refresh token pair.
 #[derive(Debug, Clone)]
@@ -212,6 +214,29 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Which of the logins `family_ids` are still live: neither revoked nor without a
+    /// refresh token left (expired, or deleted with their user or client).
+    pub async fn live_logins(
+        &self,
+        family_ids: &[String],
+        now: i64,
+    ) -> StoreResult<HashSet<String>> {
+        if family_ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "select distinct t.family_id from tokens t \
+             where t.family_id in ({}) and t.kind = 'refresh' and t.expires_at > $1 \
+             and not exists (select 1 from revoked_families r where r.family_id = t.family_id)",
+            placeholders(2, family_ids.len())
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(now);
+        for id in family_ids {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
     }
 
     /// Revokes every token of a login (logout of one device).

@@ -486,3 +486,31 @@ both_engines!(
         assert_eq!(app.client.get(&path).send().await.unwrap().status(), 401);
     }
 );
+
+both_engines!(
+    a_controller_closes_when_its_login_ends,
+    |engine: Engine| async move {
+        let app = TestApp::spawn_with(engine, |settings| {
+            settings.auth.token_cache_window = std::time::Duration::from_millis(300);
+        })
+        .await;
+        let board = crate::ws_client::register_board(&app).await;
+        let (mut board_socket, _) = board_socket(app.address, &board, None).await;
+        let code = board_socket.next_of("code").await;
+        app.add_user("jdevries", "pw", "teacher").await;
+        let tokens = app.login("jdevries", "pw").await;
+        let access = tokens["access_token"].as_str().unwrap();
+        let pairing =
+            crate::ws_client::pair_with_code(&app, access, code["code"].as_str().unwrap()).await;
+        let (mut controller, _) = controller_socket(app.address, access, &pairing, None).await;
+        // Still open after a few checks while the login lives.
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        controller.round_trip().await;
+
+        // Logging out (revoking the refresh token ends the login) closes the socket.
+        let revoked = app.revoke(tokens["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(revoked.status(), 200);
+        assert_eq!(controller.closed().await, 4001);
+        board_socket.round_trip().await;
+    }
+);

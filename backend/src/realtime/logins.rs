@@ -5,11 +5,8 @@
 
 use std::{sync::Weak, time::Duration};
 
-use super::{Inner, Realtime};
+use super::{hello::BAD_CREDENTIALS, Inner, Realtime};
 use crate::store::now_millis;
-
-/// Close code for a login that ended (API.md: bad credentials).
-const LOGIN_ENDED: u16 = 4001;
 
 pub fn spawn_check(realtime: Weak<Inner>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -37,7 +34,7 @@ impl Realtime {
         }
         let live = self.inner.store.live_logins(&logins, now_millis()).await?;
         for ended in logins.iter().filter(|login| !live.contains(*login)) {
-            hub.close_login(ended, LOGIN_ENDED, "the login has ended");
+            hub.close_login(ended, BAD_CREDENTIALS, "the login has ended");
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 pub mod actions;
 mod bus;
 pub mod frames;
+mod hello;
 mod hub;
 mod listener;
 mod logins;

@@ -1,0 +1,140 @@
+//! A socket's first frame: `hello` within [`HELLO_TIMEOUT`], with the credentials of a board
+//! or of a teacher and one of their pairings. What the socket may do afterwards follows from
+//! who it turned out to be.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+
+use super::{
+    frames::{self, ClientFrame, Hello, Role},
+    Realtime,
+};
+use crate::{boards::PairingError, directory::Roles, store::now_millis};
+
+/// The first frame must be `hello` within this long (else 4008).
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Close codes of API.md.
+pub(super) const BAD_CREDENTIALS: u16 = 4001;
+pub(super) const FORBIDDEN: u16 = 4003;
+const NO_HELLO: u16 = 4008;
+const TOO_BIG: u16 = 1009;
+const TRY_AGAIN_LATER: u16 = 1013;
+
+/// Why a socket ends: close it with this code and reason, or it is gone already.
+pub(super) enum End {
+    Close(u16, &'static str),
+    Gone,
+}
+
+/// Who the socket speaks for, once `hello` checked out.
+pub(super) struct Greeted {
+    pub board_id: String,
+    pub role: Role,
+    pub user_id: Option<String>,
+    pub pairing_id: Option<String>,
+    pub family_id: Option<String>,
+    pub offset: Option<i64>,
+}
+
+/// Waits for `hello` and checks the credentials in it.
+pub(super) async fn greet(socket: &mut WebSocket, realtime: &Realtime) -> Result<Greeted, End> {
+    let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+    let hello = loop {
+        let message = tokio::time::timeout_at(deadline, socket.recv())
+            .await
+            .map_err(|_| End::Close(NO_HELLO, "no hello within 10 s"))?;
+        match message {
+            None => return Err(End::Gone),
+            Some(Err(error)) => return Err(read_failed(&error)),
+            Some(Ok(Message::Text(text))) => match frames::parse(&text) {
+                Ok(ClientFrame::Hello(hello)) => break hello,
+                _ => return Err(End::Close(NO_HELLO, "the first frame must be hello")),
+            },
+            Some(Ok(Message::Close(_))) => return Err(End::Gone),
+            Some(Ok(Message::Binary(_))) => {
+                return Err(End::Close(NO_HELLO, "the first frame must be hello"))
+            }
+            Some(Ok(_)) => {}
+        }
+    };
+    let now = now_millis();
+    match hello.role {
+        Role::Board => greet_board(realtime, hello, now).await,
+        Role::Controller => greet_controller(realtime, hello, now).await,
+    }
+}
+
+async fn greet_board(realtime: &Realtime, hello: Hello, now: i64) -> Result<Greeted, End> {
+    let (Some(board_id), Some(secret)) = (hello.board_id, hello.board_secret) else {
+        return Err(End::Close(
+            BAD_CREDENTIALS,
+            "board_id and board_secret are needed",
+        ));
+    };
+    let board = realtime
+        .inner
+        .boards
+        .authenticate(&board_id, &secret, now)
+        .await
+        .map_err(unavailable)?
+        .ok_or(End::Close(BAD_CREDENTIALS, "unknown board or wrong secret"))?;
+    Ok(Greeted {
+        board_id: board.id,
+        role: Role::Board,
+        user_id: None,
+        pairing_id: None,
+        family_id: None,
+        offset: hello.offset,
+    })
+}
+
+async fn greet_controller(realtime: &Realtime, hello: Hello, now: i64) -> Result<Greeted, End> {
+    let (Some(token), Some(pairing_id)) = (hello.access_token, hello.pairing_id) else {
+        return Err(End::Close(
+            BAD_CREDENTIALS,
+            "access_token and pairing_id are needed",
+        ));
+    };
+    let inner = &realtime.inner;
+    let principal = inner
+        .tokens
+        .authenticate(&token, now)
+        .await
+        .map_err(|e| unavailable(e.into()))?
+        .ok_or(End::Close(BAD_CREDENTIALS, "the access token is not valid"))?;
+    if !Roles::parse(&principal.roles).teacher {
+        return Err(End::Close(FORBIDDEN, "only teachers steer boards"));
+    }
+    let pairing = inner
+        .store
+        .find_pairing(&pairing_id)
+        .await
+        .map_err(|e| unavailable(e.into()))?
+        .filter(|pairing| pairing.user_id == principal.user_id)
+        .ok_or(End::Close(FORBIDDEN, "no such pairing"))?;
+    Ok(Greeted {
+        board_id: pairing.board_id,
+        role: Role::Controller,
+        user_id: Some(principal.user_id),
+        pairing_id: Some(pairing.id),
+        family_id: Some(principal.family_id),
+        offset: hello.offset,
+    })
+}
+
+pub(super) fn unavailable(error: PairingError) -> End {
+    tracing::warn!(%error, "socket refused: the database is not answering");
+    End::Close(TRY_AGAIN_LATER, "try again shortly")
+}
+
+/// An error reading from the socket: a frame over the limit, or a broken connection.
+pub(super) fn read_failed(error: &axum::Error) -> End {
+    let text = error.to_string();
+    if text.contains("Space limit exceeded") || text.contains("too long") {
+        End::Close(TOO_BIG, "frames are at most 64 KiB")
+    } else {
+        End::Gone
+    }
+}

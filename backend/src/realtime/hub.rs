@@ -307,45 +307,50 @@ impl Hub {
 
     /// Closes the controller sockets steering through `pairing_id`.
     pub fn close_pairing(&self, pairing_id: &str, code: u16, reason: &'static str) {
-        for room in self.rooms().values() {
-            for peer in &room.peers {
-                if peer.pairing_id.as_deref() == Some(pairing_id) {
-                    peer.close(code, reason);
-                }
-            }
-        }
+        self.close_where(
+            |peer| peer.pairing_id.as_deref() == Some(pairing_id),
+            code,
+            reason,
+        );
     }
 
     /// Closes the controller sockets opened with a login of `family_id`.
     pub fn close_login(&self, family_id: &str, code: u16, reason: &'static str) {
-        for room in self.rooms().values() {
-            for peer in &room.peers {
-                if peer.family_id.as_deref() == Some(family_id) {
-                    peer.close(code, reason);
-                }
-            }
-        }
+        self.close_where(
+            |peer| peer.family_id.as_deref() == Some(family_id),
+            code,
+            reason,
+        );
     }
 
     /// The logins of the controller sockets here.
     pub fn logins(&self) -> Vec<String> {
-        let rooms = self.rooms();
-        let mut logins: Vec<String> = rooms
-            .values()
-            .flat_map(|room| room.peers.iter().filter_map(|p| p.family_id.clone()))
-            .collect();
-        logins.sort_unstable();
-        logins.dedup();
-        logins
+        self.distinct(|peer| peer.family_id.clone())
     }
 
     /// Closes every socket (the node is stopping).
     pub fn close_all(&self, code: u16, reason: &'static str) {
+        self.close_where(|_| true, code, reason);
+    }
+
+    fn close_where(&self, matches: impl Fn(&Peer) -> bool, code: u16, reason: &'static str) {
         for room in self.rooms().values() {
-            for peer in &room.peers {
+            for peer in room.peers.iter().filter(|peer| matches(peer)) {
                 peer.close(code, reason);
             }
         }
+    }
+
+    /// The distinct values of `key` over the sockets here, sorted.
+    fn distinct(&self, key: impl Fn(&Peer) -> Option<String>) -> Vec<String> {
+        let rooms = self.rooms();
+        let mut values: Vec<String> = rooms
+            .values()
+            .flat_map(|room| room.peers.iter().filter_map(|peer| key(peer)))
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        values
     }
 
     /// The boards with sockets here and the highest offset each was handed.
@@ -358,14 +363,7 @@ impl Hub {
 
     /// The pairings of the controller sockets here.
     pub fn pairings(&self) -> Vec<String> {
-        let rooms = self.rooms();
-        let mut pairings: Vec<String> = rooms
-            .values()
-            .flat_map(|room| room.peers.iter().filter_map(|p| p.pairing_id.clone()))
-            .collect();
-        pairings.sort_unstable();
-        pairings.dedup();
-        pairings
+        self.distinct(|peer| peer.pairing_id.clone())
     }
 
     /// Tells every socket of `board_id` to read the log for what it may have missed.

@@ -7,35 +7,8 @@ use serde_json::{json, Value};
 use crate::{
     both_engines,
     helpers::{Engine, TestApp, TestDatabase},
+    ws_client::{register_board, Board},
 };
-
-/// A board's credentials.
-struct Board {
-    id: String,
-    secret: String,
-}
-
-impl Board {
-    fn authorization(&self) -> String {
-        format!("Board {}:{}", self.id, self.secret)
-    }
-}
-
-async fn register_board(app: &TestApp, name: &str) -> Board {
-    let response = app
-        .client
-        .post(app.url("/api/boards"))
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
-    Board {
-        id: body["board_id"].as_str().unwrap().to_string(),
-        secret: body["board_secret"].as_str().unwrap().to_string(),
-    }
-}
 
 async fn request_code(app: &TestApp, board: &Board) -> reqwest::Response {
     app.client

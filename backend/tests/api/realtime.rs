@@ -451,9 +451,7 @@ both_engines!(
                 .send()
         };
 
-        let as_board = show(format!("Board {}:{}", room.board.id, room.board.secret))
-            .await
-            .unwrap();
+        let as_board = show(room.board.authorization()).await.unwrap();
         assert_eq!(as_board.status(), 200);
         let body: Value = as_board.json().await.unwrap();
         assert_eq!(body["id"], room.board.id.as_str());
@@ -478,10 +476,8 @@ both_engines!(
         let body: Value = refused.json().await.unwrap();
         assert_eq!(body["error"], "not_found");
 
-        let other_board = crate::ws_client::register_board(&app).await;
-        let as_other_board = show(format!("Board {}:{}", other_board.id, other_board.secret))
-            .await
-            .unwrap();
+        let other_board = crate::ws_client::register_board(&app, "Room 13").await;
+        let as_other_board = show(other_board.authorization()).await.unwrap();
         assert_eq!(as_other_board.status(), 404);
         assert_eq!(app.client.get(&path).send().await.unwrap().status(), 401);
     }
@@ -494,7 +490,7 @@ both_engines!(
             settings.auth.token_cache_window = std::time::Duration::from_millis(300);
         })
         .await;
-        let board = crate::ws_client::register_board(&app).await;
+        let board = crate::ws_client::register_board(&app, "Room 12").await;
         let (mut board_socket, _) = board_socket(app.address, &board, None).await;
         let code = board_socket.next_of("code").await;
         app.add_user("jdevries", "pw", "teacher").await;

@@ -60,10 +60,7 @@ async fn a_board_on_one_node_is_steered_from_another() {
     let deleted = a
         .client
         .delete(a.url(&format!("/api/pairings/{}", room.pairing_id)))
-        .header(
-            "authorization",
-            format!("Board {}:{}", room.board.id, room.board.secret),
-        )
+        .header("authorization", room.board.authorization())
         .send()
         .await
         .unwrap();
@@ -187,7 +184,7 @@ async fn killing_the_boards_node_mid_lesson_loses_and_repeats_nothing() {
     let b = NodeProcess::start("node-b", &database.url).await;
     // The HTTP helpers of a node in this process, on the same database.
     let helper = TestApp::spawn_on(&database.url, |_| {}).await;
-    let board = register_board(&helper).await;
+    let board = register_board(&helper, "Room 12").await;
     let (mut board_on_a, _) = board_socket(a.address, &board, None).await;
     let code = board_on_a.next_of("code").await;
     let token = teacher(&helper, "jdevries").await;

@@ -150,11 +150,18 @@ pub struct Board {
     pub secret: String,
 }
 
-pub async fn register_board(app: &TestApp) -> Board {
+impl Board {
+    /// The `Authorization` header value of the board's HTTP calls.
+    pub fn authorization(&self) -> String {
+        format!("Board {}:{}", self.id, self.secret)
+    }
+}
+
+pub async fn register_board(app: &TestApp, name: &str) -> Board {
     let response = app
         .client
         .post(app.url("/api/boards"))
-        .json(&json!({ "name": "Room 12" }))
+        .json(&json!({ "name": name }))
         .send()
         .await
         .unwrap();
@@ -246,7 +253,7 @@ pub struct Classroom {
 
 impl Classroom {
     pub async fn open(app: &TestApp, teacher_name: &str) -> Self {
-        let board = register_board(app).await;
+        let board = register_board(app, "Room 12").await;
         let (mut board_socket, welcome) = board_socket(app.address, &board, None).await;
         assert_eq!(welcome["offset"], 0);
         let code = board_socket.next_of("code").await;

@@ -36,28 +36,31 @@ const HASH_BUFFER: usize = 256 * 1024;
 /// A handle on a node's blob directory; cheap to clone.
 #[derive(Clone)]
 pub struct BlobStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     root: PathBuf,
     /// Blobs on disk and their sizes, so reconciling never lists directories.
     present: Mutex<HashMap<Digest, u64>>,
     /// Blobs whose file matched its name when last hashed, and how that file looked then.
     verified: Mutex<HashMap<Digest, Fingerprint>>,
     quarantined: std::sync::atomic::AtomicU64,
+    /// Held while a file is renamed into `objects/` or deleted from it, so garbage
+    /// collection never deletes a copy that a new upload just put in place.
+    pub(crate) placing: Mutex<()>,
 }
 
 /// What identifies one version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fingerprint {
+pub(crate) struct Fingerprint {
     len: u64,
     inode: u64,
     modified: Option<SystemTime>,
 }
 
 impl Fingerprint {
-    fn of(meta: &fs::Metadata) -> Self {
+    pub(crate) fn of(meta: &fs::Metadata) -> Self {
         Self {
             len: meta.len(),
             inode: meta.ino(),
@@ -97,6 +100,7 @@ impl BlobStore {
                 present: Mutex::new(present),
                 verified: Mutex::new(HashMap::new()),
                 quarantined: Default::default(),
+                placing: Mutex::new(()),
             }),
         })
     }
@@ -173,15 +177,6 @@ impl BlobStore {
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Deletes a blob (garbage collection).
-    pub async fn remove(&self, digest: &Digest) -> SyncResult<()> {
-        self.inner.forget(digest);
-        match tokio::fs::remove_file(self.inner.object_path(digest)).await {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
         }
     }
 
@@ -274,7 +269,7 @@ impl BlobWriter {
 }
 
 impl Inner {
-    fn object_path(&self, digest: &Digest) -> PathBuf {
+    pub(crate) fn object_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.to_hex();
         self.root.join("objects").join(&hex[..2]).join(hex)
     }
@@ -283,11 +278,15 @@ impl Inner {
         self.present.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub(crate) fn placing(&self) -> MutexGuard<'_, ()> {
+        self.placing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn verified(&self) -> MutexGuard<'_, HashMap<Digest, Fingerprint>> {
         self.verified.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn forget(&self, digest: &Digest) {
+    pub(crate) fn forget(&self, digest: &Digest) {
         self.present().remove(digest);
         self.verified().remove(digest);
     }
@@ -336,12 +335,15 @@ fn write_and_place(
     let target = inner.object_path(&digest);
     let dir = target.parent().unwrap_or(&inner.root);
     fs::create_dir_all(dir)?;
-    // Replacing an existing copy is fine: the new one was just hashed, the old one maybe not.
-    fs::rename(temp, &target)?;
+    {
+        let _placing = inner.placing();
+        // Replacing an existing copy is fine: the new one was just hashed, the old one maybe not.
+        fs::rename(temp, &target)?;
+        let fingerprint = Fingerprint::of(&fs::metadata(&target)?);
+        inner.verified().insert(digest, fingerprint);
+        inner.present().insert(digest, len);
+    }
     fs::File::open(dir)?.sync_all()?;
-    let fingerprint = Fingerprint::of(&fs::metadata(&target)?);
-    inner.verified().insert(digest, fingerprint);
-    inner.present().insert(digest, len);
     Ok(Stored { digest, len })
 }
 

@@ -10,6 +10,7 @@ mod blob_store;
 mod cluster_key;
 mod digest;
 mod error;
+mod garbage;
 mod peer;
 mod reconcile;
 
@@ -17,5 +18,6 @@ pub use blob_store::{Blob, BlobStore, BlobWriter, Stored};
 pub use cluster_key::{ClusterKey, CLUSTER_AUTH_HEADER, INTERNAL_REQUEST_TTL_SECS};
 pub use digest::{BadDigest, Digest, Hasher};
 pub use error::{SyncError, SyncResult};
+pub use garbage::GarbageCollector;
 pub use peer::{internal_blob_path, Download, HttpPeer, Peer};
 pub use reconcile::{Reconciler, Report, Wanted};

@@ -2,7 +2,12 @@
 // Fixtures are test code too: a panic there is a failed test with a location.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use boardcast_sync::{BlobStore, Digest, SyncError};
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
+
+use boardcast_sync::{BlobStore, Digest, GarbageCollector, SyncError};
 use bytes::Bytes;
 use futures_util::stream;
 
@@ -160,10 +165,67 @@ async fn storing_the_same_content_twice_keeps_one_file() {
 }
 
 #[tokio::test]
-async fn a_removed_blob_is_gone() {
+async fn an_unreferenced_blob_is_deleted_only_after_the_grace_period() {
     let (_dir, store) = store().await;
-    let stored = store.ingest(chunks(&[b"old"]), None, None).await.unwrap();
-    store.remove(&stored.digest).await.unwrap();
-    assert!(!store.contains(&stored.digest));
-    assert!(store.open_blob(&stored.digest).await.unwrap().is_none());
+    let kept = store
+        .ingest(chunks(&[b"in a lesson"]), None, None)
+        .await
+        .unwrap();
+    let old = store
+        .ingest(chunks(&[b"deleted upload"]), None, None)
+        .await
+        .unwrap();
+    let referenced = HashSet::from([kept.digest]);
+    let gc = GarbageCollector::default();
+    let grace = Duration::from_secs(3600);
+    let start = Instant::now();
+
+    assert_eq!(
+        gc.collect(&store, &referenced, grace, start).await.unwrap(),
+        0
+    );
+    let early = start + grace - Duration::from_secs(1);
+    assert_eq!(
+        gc.collect(&store, &referenced, grace, early).await.unwrap(),
+        0
+    );
+    assert!(store.contains(&old.digest));
+    assert_eq!(
+        gc.collect(&store, &referenced, grace, start + grace)
+            .await
+            .unwrap(),
+        1
+    );
+
+    assert!(!store.contains(&old.digest));
+    assert!(store.open_blob(&old.digest).await.unwrap().is_none());
+    assert!(store.open_blob(&kept.digest).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_blob_uploaded_again_during_its_grace_period_survives() {
+    let (_dir, store) = store().await;
+    let blob = store
+        .ingest(chunks(&[b"re-uploaded"]), None, None)
+        .await
+        .unwrap();
+    let gc = GarbageCollector::default();
+    let grace = Duration::from_secs(60);
+    let start = Instant::now();
+    gc.collect(&store, &HashSet::new(), grace, start)
+        .await
+        .unwrap();
+    // The same content arrives again (its row is not committed yet): the file is replaced.
+    store
+        .ingest(chunks(&[b"re-uploaded"]), None, None)
+        .await
+        .unwrap();
+    let later = start + grace;
+    assert_eq!(
+        gc.collect(&store, &HashSet::new(), grace, later)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(store.open_blob(&blob.digest).await.unwrap().is_some());
 }

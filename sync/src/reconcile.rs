@@ -11,7 +11,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::{stream, StreamExt};
+use futures_util::{stream, stream::FuturesUnordered, StreamExt};
 
 use crate::{
     blob_store::BlobWriter, peer::Download, BlobStore, Digest, Peer, Stored, SyncError, SyncResult,
@@ -63,8 +63,13 @@ impl Reconciler {
     }
 
     /// Fetches every wanted blob that is not here. `peers_for` orders the peers to ask for
-    /// one blob (say, the node it was uploaded to first).
-    pub async fn reconcile<F>(&self, wanted: &[Wanted], peers_for: F) -> Report
+    /// one blob (say, the node it was uploaded to first); it is called before the returned
+    /// future first runs and not kept, so it may borrow freely.
+    pub fn reconcile<F>(
+        &self,
+        wanted: &[Wanted],
+        peers_for: F,
+    ) -> impl std::future::Future<Output = Report> + Send + 'static
     where
         F: Fn(&Wanted) -> Vec<Arc<dyn Peer>>,
     {
@@ -73,20 +78,31 @@ impl Reconciler {
             .filter(|w| !self.store.contains(&w.digest))
             .map(|w| (*w, peers_for(w)))
             .collect();
-        let fetched = stream::iter(missing)
-            .map(|(wanted, peers)| async move {
-                match self.fetch(&wanted, &peers).await {
-                    Ok(_) => true,
-                    Err(error) => {
-                        tracing::debug!(blob = %wanted.digest, %error, "blob not fetched");
-                        false
-                    }
-                }
-            })
-            .buffer_unordered(self.concurrency)
-            .filter(|fetched| std::future::ready(*fetched))
-            .count()
-            .await;
+        let wanted = wanted.to_vec();
+        let this = self.clone();
+        async move { this.fetch_missing(&wanted, missing).await }
+    }
+
+    async fn fetch_missing(
+        &self,
+        wanted: &[Wanted],
+        missing: Vec<(Wanted, Vec<Arc<dyn Peer>>)>,
+    ) -> Report {
+        let mut pending = missing.into_iter();
+        let mut running = FuturesUnordered::new();
+        let mut fetched = 0;
+        loop {
+            while running.len() < self.concurrency {
+                let Some((wanted, peers)) = pending.next() else {
+                    break;
+                };
+                running.push(self.clone().fetch_logged(wanted, peers));
+            }
+            match running.next().await {
+                Some(done) => fetched += usize::from(done),
+                None => break,
+            }
+        }
         let still_missing: Vec<&Wanted> = wanted
             .iter()
             .filter(|w| !self.store.contains(&w.digest))
@@ -95,6 +111,18 @@ impl Reconciler {
             fetched,
             missing: still_missing.len(),
             bytes_behind: still_missing.iter().map(|w| w.len).sum(),
+        }
+    }
+
+    /// [`fetch`](Self::fetch) owning its arguments, so passes can run many at once,
+    /// reporting only whether it worked.
+    async fn fetch_logged(self, wanted: Wanted, peers: Vec<Arc<dyn Peer>>) -> bool {
+        match self.fetch(&wanted, &peers).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::debug!(blob = %wanted.digest, %error, "blob not fetched");
+                false
+            }
         }
     }
 

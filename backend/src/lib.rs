@@ -14,6 +14,8 @@ pub mod config;
 pub mod directory;
 /// Routes, layers and handlers.
 pub mod http;
+/// Uploaded media: blob store, signed URLs, copies on every node.
+pub mod media;
 /// Prometheus counters and histograms.
 pub mod metrics;
 /// Live board traffic: commands, the board log, fan-out.

@@ -58,6 +58,66 @@ struct CommandLabels {
     outcome: CommandOutcome,
 }
 
+/// Where this node's blob copies stand after a sync pass.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BlobStatus {
+    pub stored: usize,
+    pub stored_bytes: u64,
+    /// Blobs uploads refer to that this node still lacks.
+    pub missing: usize,
+    pub bytes_behind: u64,
+    /// Local copies that failed verification since the node started.
+    pub quarantined: u64,
+    pub last_sync_at_millis: i64,
+}
+
+/// The gauges of [`BlobStatus`].
+#[derive(Clone, Default)]
+struct BlobGauges {
+    stored: Gauge,
+    stored_bytes: Gauge,
+    missing: Gauge,
+    bytes_behind: Gauge,
+    quarantined: Gauge,
+    last_sync: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl BlobGauges {
+    fn register(&self, registry: &mut Registry) {
+        let gauges: [(&str, &str, &Gauge); 5] = [
+            ("blobs_stored", "Blobs in this node's store", &self.stored),
+            (
+                "blob_bytes_stored",
+                "Bytes of blobs in this node's store",
+                &self.stored_bytes,
+            ),
+            (
+                "blobs_missing",
+                "Uploaded blobs this node does not have yet",
+                &self.missing,
+            ),
+            (
+                "blob_bytes_behind",
+                "Bytes of the blobs this node does not have yet",
+                &self.bytes_behind,
+            ),
+            (
+                "blobs_quarantined",
+                "Local blob copies found corrupt since the node started",
+                &self.quarantined,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge.clone());
+        }
+        registry.register(
+            "blob_last_sync_timestamp_seconds",
+            "When this node's last blob sync pass ended (Unix time)",
+            self.last_sync.clone(),
+        );
+    }
+}
+
 /// Cheap to clone; every clone updates the same series.
 #[derive(Clone)]
 pub struct Metrics {
@@ -69,6 +129,7 @@ pub struct Metrics {
     breaker_open: Gauge,
     websockets: Gauge,
     commands: Family<CommandLabels, Counter>,
+    blobs: BlobGauges,
 }
 
 fn latency_histogram() -> Histogram {
@@ -121,6 +182,8 @@ impl Default for Metrics {
             "Controller commands by outcome",
             commands.clone(),
         );
+        let blobs = BlobGauges::default();
+        blobs.register(&mut registry);
         Self {
             registry: Arc::new(registry),
             requests,
@@ -130,6 +193,7 @@ impl Default for Metrics {
             breaker_open,
             websockets,
             commands,
+            blobs,
         }
     }
 }
@@ -165,6 +229,18 @@ impl Metrics {
             .inc();
     }
 
+    pub fn set_blob_status(&self, status: BlobStatus) {
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.blobs.stored.set(count(status.stored as u64));
+        self.blobs.stored_bytes.set(count(status.stored_bytes));
+        self.blobs.missing.set(count(status.missing as u64));
+        self.blobs.bytes_behind.set(count(status.bytes_behind));
+        self.blobs.quarantined.set(count(status.quarantined));
+        self.blobs
+            .last_sync
+            .set(status.last_sync_at_millis as f64 / 1e3);
+    }
+
     /// The Prometheus text exposition, with the breaker state and the count of open
     /// websockets read at scrape time.
     pub fn render(&self, breaker: BreakerState, websockets: usize) -> String {
@@ -193,8 +269,15 @@ mod tests {
         metrics.record_request("GET", "/api/me", 200, Duration::from_millis(3));
         metrics.record_login(LoginOutcome::invalid_credentials);
         metrics.record_command(CommandOutcome::refused);
+        metrics.set_blob_status(BlobStatus {
+            missing: 2,
+            bytes_behind: 2048,
+            ..BlobStatus::default()
+        });
         let text = metrics.render(BreakerState::Open, 3);
         assert!(text.contains("boardcast_websockets 3"), "{text}");
+        assert!(text.contains("boardcast_blobs_missing 2"), "{text}");
+        assert!(text.contains("boardcast_blob_bytes_behind 2048"), "{text}");
         assert!(
             text.contains(r#"boardcast_board_commands_total{outcome="refused"} 1"#),
             "{text}"

@@ -17,6 +17,7 @@ use crate::{
     config::Settings,
     directory::{BuiltinDirectory, Directory, LdapDirectory},
     http,
+    media::{self, spawn_sync_loop, Media, NodeIdentity},
     metrics::Metrics,
     realtime::Realtime,
     state::AppState,
@@ -38,7 +39,7 @@ pub struct Application {
 
 impl Application {
     /// Opens the store (applying migrations), picks the directory and binds the listener.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         let store = Store::connect(&settings.database_url()).await?;
         store.migrate().await?;
         let directory: Arc<dyn Directory> = match &settings.ldap {
@@ -57,6 +58,14 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let bound = listener.local_addr()?;
+        if settings.public_url.is_empty() {
+            if bound.ip().is_unspecified() {
+                tracing::warn!(%bound, "public_url is not set: peers and media URLs need it");
+            }
+            settings.public_url = format!("http://{bound}");
+        }
+        let media = Media::open(&settings, media::cluster_key(&settings)?, store.clone()).await?;
         let boards = Boards::new(store.clone(), &settings.pairing);
         let realtime = Realtime::start(
             settings.node_id.clone(),
@@ -74,6 +83,7 @@ impl Application {
             store,
             auth,
             metrics,
+            media,
         };
         let router = http::router(state.clone());
         Ok(Self {
@@ -97,7 +107,20 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let purge = tokio::spawn(purge_expired(store.clone(), self.state.settings.clone()));
+        let purge = AbortOnDrop(tokio::spawn(purge_expired(
+            store.clone(),
+            self.state.settings.clone(),
+        )));
+        let sync = AbortOnDrop(spawn_sync_loop(
+            self.state.media.clone(),
+            store.clone(),
+            self.state.metrics.clone(),
+            NodeIdentity {
+                node_id: self.state.settings.node_id.clone(),
+                public_url: self.state.settings.public_url.clone(),
+                started_at: now_millis(),
+            },
+        ));
         tracing::info!(
             node = %self.state.settings.node_id,
             address = %self.listener.local_addr()?,
@@ -133,12 +156,22 @@ impl Application {
                 Ok(())
             }
         };
-        purge.abort();
+        drop((purge, sync));
         self.state.realtime.shutdown();
         self.state.realtime.closed(SOCKETS_CLOSE_WITHIN).await;
         store.close().await;
         tracing::info!("stopped");
         Ok(served?)
+    }
+}
+
+/// Stops a background task when the node stops, even when the node's future is dropped
+/// rather than run to its end.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

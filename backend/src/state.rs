@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::{
-    auth::Authenticator, boards::Boards, config::Settings, metrics::Metrics, realtime::Realtime,
-    store::Store,
+    auth::Authenticator, boards::Boards, config::Settings, media::Media, metrics::Metrics,
+    realtime::Realtime, store::Store,
 };
 
 #[derive(Clone)]
@@ -18,6 +18,7 @@ pub struct AppState {
     pub boards: Boards,
     pub realtime: Realtime,
     pub metrics: Metrics,
+    pub media: Media,
 }
 
 impl FromRef<AppState> for Store {

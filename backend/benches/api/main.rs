@@ -21,7 +21,7 @@ use std::{net::SocketAddr, process::Stdio, sync::Arc, time::Duration};
 use axum::{routing::get, Json, Router};
 use boardcast::{
     auth::password::hash_password,
-    config::{DatabaseUrl, Settings},
+    config::{DatabaseUrl, Secret, Settings},
     startup::Application,
     store::NewUser,
 };
@@ -205,6 +205,7 @@ fn node_settings(dir: &std::path::Path) -> Settings {
         dir.join("bench.db").display()
     )));
     settings.web.static_dir = None;
+    settings.cluster_secret = Secret::new("bench cluster secret");
     settings
 }
 

@@ -2,14 +2,17 @@
 //! limit). Handlers translate HTTP to calls on the domain modules and back; no SQL here.
 
 mod boards;
+mod cluster;
 mod error;
 mod extract;
 mod health;
 mod json;
 mod me;
+mod media;
 mod oauth;
 mod pairings;
 mod session;
+mod uploads;
 mod ws;
 
 pub use error::ApiError;
@@ -51,6 +54,9 @@ pub fn router(state: AppState) -> Router {
         .merge(me::router())
         .merge(boards::router())
         .merge(pairings::router())
+        .merge(uploads::router())
+        .merge(media::router())
+        .merge(cluster::router())
         .merge(ws::router())
         .merge(health::router().layer(middleware::map_response(quiet_log)))
         .route("/api/{*rest}", axum::routing::any(api_not_found));

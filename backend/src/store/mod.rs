@@ -10,8 +10,10 @@ mod boards;
 mod clients;
 mod login_failures;
 mod login_writes;
+mod nodes;
 mod sessions;
 mod tokens;
+mod uploads;
 mod users;
 
 pub use board_log::{
@@ -20,8 +22,10 @@ pub use board_log::{
 };
 pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
+pub use nodes::NodeRow;
 pub use sessions::WebSessions;
 pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};
+pub use uploads::{CatalogEntry, UploadRow};
 pub use users::{NewUser, UserRow};
 
 use std::{sync::Arc, time::Duration};

@@ -5,11 +5,13 @@ use std::{net::SocketAddr, time::SystemTime};
 
 use boardcast::{
     auth::password::hash_password,
-    config::{DatabaseUrl, Settings},
+    config::{DatabaseUrl, Secret, Settings},
     startup::Application,
     store::{millis, NewUser, Store},
 };
 use tempfile::TempDir;
+
+pub use crate::node_process::CLUSTER_SECRET;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 /// Which database engine a test runs on.
@@ -52,7 +54,7 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     pub store: Store,
-    _data_dir: TempDir,
+    data_dir: Option<TempDir>,
     _database: Option<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -73,12 +75,28 @@ impl TestApp {
 
     /// A node on a database shared with other nodes.
     pub async fn spawn_on(database_url: &str, customize: impl FnOnce(&mut Settings)) -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(tempfile::tempdir().unwrap(), database_url, customize).await
+    }
+
+    /// A node keeping its blobs (and SQLite file) in `data_dir`: a restart of a stopped node.
+    pub async fn spawn_in(
+        data_dir: TempDir,
+        database_url: &str,
+        customize: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = Settings::from_sources(None, Vec::new()).unwrap();
         settings.listen = "127.0.0.1:0".parse().unwrap();
         settings.data_dir = data_dir.path().to_path_buf();
         settings.database_url = Some(DatabaseUrl::new(database_url));
         settings.web.static_dir = None;
+        settings.cluster_secret = Secret::new(CLUSTER_SECRET);
+        // Named after its data directory: unique, and the same when the node restarts.
+        settings.node_id = data_dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into();
         customize(&mut settings);
         let app = Application::build(settings).await.unwrap();
         let address = app.local_addr().unwrap();
@@ -95,7 +113,7 @@ impl TestApp {
             address,
             client,
             store,
-            _data_dir: data_dir,
+            data_dir: Some(data_dir),
             _database: None,
             shutdown: Some(shutdown),
             server: Some(server),
@@ -177,14 +195,21 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Stops the node gracefully and waits for it.
-    pub async fn stop(mut self) {
+    /// Where the node keeps its blobs.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.as_ref().unwrap().path()
+    }
+
+    /// Stops the node gracefully and waits for it; its data directory is handed back for a
+    /// restart (dropping it deletes it).
+    pub async fn stop(mut self) -> TempDir {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
         }
+        self.data_dir.take().unwrap()
     }
 }
 

@@ -8,6 +8,9 @@ use tokio::{
     process::{Child, Command},
 };
 
+/// The secret every test node shares, as the nodes of one cluster do.
+pub const CLUSTER_SECRET: &str = "test cluster secret";
+
 pub struct NodeProcess {
     pub address: SocketAddr,
     child: Child,
@@ -31,6 +34,7 @@ impl NodeProcess {
             .env("BOARDCAST_LISTEN", "127.0.0.1:0")
             .env("BOARDCAST_DATA_DIR", data_dir.path())
             .env("BOARDCAST_DATABASE_URL", database_url)
+            .env("BOARDCAST_CLUSTER_SECRET", CLUSTER_SECRET)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

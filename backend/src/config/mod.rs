@@ -4,9 +4,13 @@
 //! node at start with a message that names the key, so a typo never silently falls back to a
 //! default in production.
 
+mod units;
+
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
+
+use self::units::{byte_size, duration};
 
 /// Prefix of environment variables that override file settings; `__` nests (`LDAP__URLS`).
 const ENV_PREFIX: &str = "BOARDCAST_";
@@ -17,6 +21,7 @@ const ENV_PREFIX: &str = "BOARDCAST_";
 pub struct Settings {
     pub node_id: String,
     pub listen: SocketAddr,
+    /// How clients and peers reach this node; empty means `http://` and the bound address.
     pub public_url: String,
     pub data_dir: PathBuf,
     /// `None` means the SQLite file under `data_dir` (the embedded default).
@@ -29,6 +34,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub pairing: PairingSettings,
     pub realtime: RealtimeSettings,
+    pub media: MediaSettings,
     /// After SIGTERM, how long requests in flight may take before the node stops anyway, so
     /// a stuck or slow client cannot hold a restart hostage.
     #[serde(deserialize_with = "duration")]
@@ -107,6 +113,39 @@ impl Default for RealtimeSettings {
     }
 }
 
+/// Uploaded media and their copies on every node (extensions of API.md, all optional).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSettings {
+    /// The largest upload accepted (413 above), in bytes or with a unit (`500MiB`).
+    #[serde(deserialize_with = "byte_size")]
+    pub max_upload_size: u64,
+    /// How often a node looks for blobs it lacks and fetches them from its peers.
+    #[serde(deserialize_with = "duration")]
+    pub sync_interval: Duration,
+    /// Blobs fetched from peers at once.
+    pub sync_concurrency: usize,
+    /// A blob no upload refers to any more is deleted once unreferenced this long.
+    #[serde(deserialize_with = "duration")]
+    pub gc_grace: Duration,
+    /// How long a signed media URL stays valid (at least; URLs are stable for a day, so
+    /// browsers and CDNs cache them).
+    #[serde(deserialize_with = "duration")]
+    pub url_lifetime: Duration,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_size: 500 << 20,
+            sync_interval: Duration::from_secs(10),
+            sync_concurrency: 4,
+            gc_grace: Duration::from_secs(3600),
+            url_lifetime: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
 /// Token lifetimes and login throttling (extensions of API.md, all optional).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -132,7 +171,7 @@ impl Default for Settings {
         Self {
             node_id: default_node_id(),
             listen,
-            public_url: format!("http://{listen}"),
+            public_url: String::new(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
             peers: Vec::new(),
@@ -142,6 +181,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             pairing: PairingSettings::default(),
             realtime: RealtimeSettings::default(),
+            media: MediaSettings::default(),
             shutdown_drain: Duration::from_secs(10),
         }
     }
@@ -256,7 +296,16 @@ impl Settings {
             ));
         }
         if url.is_postgres() && self.cluster_secret.expose().is_empty() {
-            tracing::warn!("cluster_secret is empty: set it on every node of a cluster");
+            return Err(ConfigError(
+                "cluster_secret: required when nodes share a PostgreSQL database (the same \
+                 long random string on every node)"
+                    .into(),
+            ));
+        }
+        if self.media.sync_interval.is_zero() || self.media.sync_concurrency == 0 {
+            return Err(ConfigError(
+                "media: sync_interval and sync_concurrency must be above zero".into(),
+            ));
         }
         Ok(())
     }
@@ -383,32 +432,6 @@ fn default_role_cache() -> Duration {
     Duration::from_secs(30)
 }
 
-/// Reads durations written as `250ms`, `5s`, `10m`, `12h` or `30d`.
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    parse_duration(&text).ok_or_else(|| {
-        serde::de::Error::custom(format!(
-            "`{text}` is not a duration (write e.g. 500ms, 5s, 10m, 12h, 30d)"
-        ))
-    })
-}
-
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    Some(Duration::from_millis(number.checked_mul(millis)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,14 +521,5 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("postgres://app:***@db/boardcast"), "{shown}");
-    }
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("5"), None);
-        assert_eq!(parse_duration("s"), None);
     }
 }

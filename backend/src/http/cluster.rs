@@ -1,0 +1,41 @@
+//! `GET /api/cluster`: the nodes of the cluster and whether they answer heartbeats, so the
+//! SPA can refresh its list of API hosts.
+
+use axum::{extract::State, routing::get, Json, Router};
+use serde::Serialize;
+
+use super::error::ApiError;
+use crate::{
+    media::HEALTHY_WITHIN,
+    state::AppState,
+    store::{duration_millis, now_millis},
+    wire_time::to_rfc3339,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/cluster", get(list_nodes))
+}
+
+#[derive(Serialize)]
+struct NodeView {
+    node_id: String,
+    public_url: String,
+    healthy: bool,
+    last_seen: String,
+}
+
+async fn list_nodes(State(state): State<AppState>) -> Result<Json<Vec<NodeView>>, ApiError> {
+    let since = now_millis() - duration_millis(HEALTHY_WITHIN);
+    let nodes = state.store.list_nodes().await?;
+    Ok(Json(
+        nodes
+            .into_iter()
+            .map(|node| NodeView {
+                healthy: node.last_seen_at >= since,
+                last_seen: to_rfc3339(node.last_seen_at),
+                node_id: node.node_id,
+                public_url: node.public_url,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,157 @@
+//! The background work of a node's media: a heartbeat in the node registry every few seconds
+//! (with how far its blob sync is behind), and every `media.sync_interval` a pass that fetches
+//! the blobs uploads refer to but this node lacks, then deletes blobs nothing refers to any
+//! more once their grace period is over.
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::{Duration, Instant},
+};
+
+use boardcast_sync::{Digest, GarbageCollector, Report, Wanted};
+use tokio::task::JoinHandle;
+
+use super::Media;
+use crate::{
+    metrics::{BlobStatus, Metrics},
+    store::{now_millis, NodeRow, Store},
+};
+
+/// How often a node refreshes its registry row.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A node whose row is older than this is not used as a peer (nor listed as healthy).
+pub const HEALTHY_WITHIN: Duration = Duration::from_secs(15);
+
+/// What the loop needs to know about this node.
+pub struct NodeIdentity {
+    pub node_id: String,
+    pub public_url: String,
+    pub started_at: i64,
+}
+
+/// Starts the loop; it runs until the task is aborted.
+pub fn spawn_sync_loop(
+    media: Media,
+    store: Store,
+    metrics: Metrics,
+    node: NodeIdentity,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut state = LoopState {
+            media,
+            store,
+            metrics,
+            node,
+            gc: GarbageCollector::default(),
+            report: None,
+            last_sync_at: None,
+        };
+        let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
+        let mut sync = tokio::time::interval(state.media.settings().sync_interval);
+        for ticks in [&mut heartbeat, &mut sync] {
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
+        loop {
+            tokio::select! {
+                _ = heartbeat.tick() => state.beat().await,
+                _ = sync.tick() => state.sync_pass().await,
+            }
+        }
+    })
+}
+
+struct LoopState {
+    media: Media,
+    store: Store,
+    metrics: Metrics,
+    node: NodeIdentity,
+    gc: GarbageCollector,
+    report: Option<Report>,
+    last_sync_at: Option<i64>,
+}
+
+impl LoopState {
+    /// Refreshes this node's registry row and learns the live peers.
+    async fn beat(&mut self) {
+        let now = now_millis();
+        let report = self.report.unwrap_or_default();
+        let row = NodeRow {
+            node_id: self.node.node_id.clone(),
+            public_url: self.node.public_url.clone(),
+            started_at: self.node.started_at,
+            last_seen_at: now,
+            blobs_missing: i64::try_from(report.missing).unwrap_or(i64::MAX),
+            bytes_behind: i64::try_from(report.bytes_behind).unwrap_or(i64::MAX),
+            last_sync_at: self.last_sync_at,
+        };
+        if let Err(error) = self.store.heartbeat(&row).await {
+            tracing::warn!(%error, "heartbeat not recorded");
+            return;
+        }
+        self.media.refresh_peers().await;
+    }
+
+    /// Fetches what is missing, then collects garbage.
+    async fn sync_pass(&mut self) {
+        let catalog = match self.store.blob_catalog().await {
+            Ok(catalog) => catalog,
+            Err(error) => {
+                tracing::warn!(%error, "blob sync skipped: cannot read the uploads");
+                return;
+            }
+        };
+        let mut wanted = Vec::with_capacity(catalog.len());
+        let mut stored_by: HashMap<Digest, String> = HashMap::with_capacity(catalog.len());
+        for entry in catalog {
+            let Ok(digest) = entry.sha256.parse::<Digest>() else {
+                tracing::warn!(sha256 = entry.sha256, "upload row with a malformed digest");
+                continue;
+            };
+            wanted.push(Wanted {
+                digest,
+                len: u64::try_from(entry.size).unwrap_or(0),
+            });
+            stored_by.insert(digest, entry.stored_by);
+        }
+        let peers = &self.media.inner.peers;
+        let report = self
+            .media
+            .inner
+            .reconciler
+            .reconcile(&wanted, |w| {
+                peers.ordered_for(stored_by.get(&w.digest).map(String::as_str))
+            })
+            .await;
+        if report.fetched > 0 || report.missing > 0 {
+            tracing::info!(
+                fetched = report.fetched,
+                missing = report.missing,
+                bytes_behind = report.bytes_behind,
+                "blob sync pass"
+            );
+        }
+        let referenced: HashSet<Digest> = wanted.iter().map(|w| w.digest).collect();
+        let blobs = self.media.blobs();
+        let grace = self.media.settings().gc_grace;
+        if let Err(error) = self
+            .gc
+            .collect(blobs, &referenced, grace, Instant::now())
+            .await
+        {
+            tracing::warn!(%error, "blob garbage collection failed");
+        }
+        let now = now_millis();
+        self.report = Some(report);
+        self.last_sync_at = Some(now);
+        let stored = blobs.list();
+        self.metrics.set_blob_status(BlobStatus {
+            stored: stored.len(),
+            stored_bytes: stored.iter().map(|s| s.len).sum(),
+            missing: report.missing,
+            bytes_behind: report.bytes_behind,
+            quarantined: blobs.quarantined(),
+            last_sync_at_millis: now,
+        });
+    }
+}

@@ -1,0 +1,150 @@
+//! Media across real nodes sharing one PostgreSQL database, each with its own blob store.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{
+    helpers::{Engine, TestApp, TestDatabase},
+    media_helpers::{blob_path, eventually, files_under, on_node, png, upload_png},
+    ws_client::teacher,
+};
+
+/// Long enough for a few sync passes on a busy machine.
+const WITHIN: Duration = Duration::from_secs(15);
+
+async fn node(database_url: &str) -> TestApp {
+    TestApp::spawn_on(database_url, fast_sync).await
+}
+
+fn fast_sync(settings: &mut boardcast::config::Settings) {
+    settings.media.sync_interval = Duration::from_millis(200);
+}
+
+#[tokio::test]
+async fn an_upload_is_served_by_every_node_at_once_and_copied_to_each() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let a = node(&database.url).await;
+    let b = node(&database.url).await;
+    let c = node(&database.url).await;
+    let token = teacher(&a, "ann").await;
+    let bytes = png(3_000_000, 1);
+
+    let created = upload_png(&a, &token, bytes.clone()).await;
+    let url = created["url"].as_str().unwrap();
+    let sha = created["sha256"].as_str().unwrap();
+
+    let from_c = reqwest::get(on_node(url, &c)).await.unwrap();
+    assert_eq!(from_c.status(), 200);
+    assert_eq!(from_c.headers()["content-type"], "image/png");
+    assert_eq!(from_c.bytes().await.unwrap(), bytes, "served by C at once");
+    eventually(WITHIN, "blob copied to B and C", || {
+        blob_path(b.data_dir(), sha).exists() && blob_path(c.data_dir(), sha).exists()
+    })
+    .await;
+    for copy in [blob_path(b.data_dir(), sha), blob_path(c.data_dir(), sha)] {
+        assert_eq!(std::fs::read(copy).unwrap(), bytes);
+    }
+
+    let client = reqwest::Client::new();
+    let range = client
+        .get(on_node(url, &b))
+        .header("range", "bytes=1000000-1000009")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(range.status(), 206);
+    assert_eq!(range.bytes().await.unwrap(), bytes[1_000_000..1_000_010]);
+    let head = client.head(on_node(url, &c)).send().await.unwrap();
+    assert_eq!(head.headers()["content-length"], bytes.len().to_string());
+}
+
+#[tokio::test]
+async fn a_node_down_during_uploads_catches_up_when_it_returns() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let a = node(&database.url).await;
+    let b = node(&database.url).await;
+    let token = teacher(&a, "ann").await;
+    let b_data = b.stop().await;
+
+    let mut shas = Vec::new();
+    for seed in 0..3 {
+        let created = upload_png(&a, &token, png(100_000, seed)).await;
+        shas.push(created["sha256"].as_str().unwrap().to_string());
+    }
+    let b = TestApp::spawn_in(b_data, &database.url, fast_sync).await;
+
+    eventually(WITHIN, "B has every upload made while it was down", || {
+        shas.iter().all(|sha| blob_path(b.data_dir(), sha).exists())
+    })
+    .await;
+    let metrics = reqwest::get(b.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("boardcast_blobs_missing 0"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_corrupt_copy_is_never_served_but_quarantined_and_fetched_again() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let a = node(&database.url).await;
+    let b = node(&database.url).await;
+    let token = teacher(&a, "ann").await;
+    let bytes = png(500_000, 2);
+    let created = upload_png(&a, &token, bytes.clone()).await;
+    let sha = created["sha256"].as_str().unwrap();
+    let on_b = blob_path(b.data_dir(), sha);
+    eventually(WITHIN, "blob copied to B", || on_b.exists()).await;
+    // B reads its copy once, so it counts as verified, then the disk goes bad under it.
+    let url = on_node(created["url"].as_str().unwrap(), &b);
+    assert_eq!(
+        reqwest::get(&url).await.unwrap().bytes().await.unwrap(),
+        bytes
+    );
+    let mut rotten = bytes.clone();
+    rotten[400_000] ^= 0xff;
+    std::fs::write(&on_b, &rotten).unwrap();
+
+    let served = reqwest::get(&url).await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap(), bytes, "B served good bytes");
+    let quarantined = files_under(&b.data_dir().join("blobs/quarantine"));
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(std::fs::read(&quarantined[0]).unwrap(), rotten);
+    eventually(WITHIN, "B holds a good copy again", || {
+        std::fs::read(&on_b).is_ok_and(|copy| copy == bytes)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_cluster_lists_its_nodes_for_the_spa() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let a = node(&database.url).await;
+    let b = node(&database.url).await;
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = reqwest::get(a.url("/api/cluster"))
+            .await
+            .unwrap()
+            .json::<Vec<Value>>()
+            .await
+            .unwrap();
+        if listed.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let urls: Vec<&str> = listed
+        .iter()
+        .map(|n| n["public_url"].as_str().unwrap())
+        .collect();
+    assert!(
+        urls.contains(&a.url("").as_str()) && urls.contains(&b.url("").as_str()),
+        "{listed:?}"
+    );
+    assert!(listed.iter().all(|n| n["healthy"] == true));
+}

@@ -14,6 +14,8 @@ pub mod config;
 pub mod directory;
 /// Routes, layers and handlers.
 pub mod http;
+/// Lessons and the slides a teacher may save.
+pub mod lessons;
 /// Uploaded media: blob store, signed URLs, copies on every node.
 pub mod media;
 /// Prometheus counters and histograms.

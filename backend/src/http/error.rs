@@ -30,6 +30,9 @@ pub enum ApiError {
     /// 409: conflicts with the current state; nothing was changed.
     #[error("{0}")]
     Conflict(String),
+    /// 428: the request must be conditional (`If-Match`).
+    #[error("{0}")]
+    PreconditionRequired(String),
     /// 413
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -57,6 +60,9 @@ impl ApiError {
             Self::InvalidCode(_) => (StatusCode::NOT_FOUND, "invalid_code"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::PreconditionRequired(_) => {
+                (StatusCode::PRECONDITION_REQUIRED, "precondition_required")
+            }
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod health;
 mod json;
+mod lessons;
 mod me;
 mod media;
 mod oauth;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(boards::router())
         .merge(pairings::router())
         .merge(uploads::router())
+        .merge(lessons::router())
         .merge(media::router())
         .merge(cluster::router())
         .merge(ws::router())

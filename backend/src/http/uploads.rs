@@ -199,6 +199,11 @@ async fn delete_upload(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let row = visible_upload(&state, &user, &id).await?;
+    if let Some(title) = state.store.lesson_showing_upload(&row.id).await? {
+        return Err(ApiError::Conflict(format!(
+            "the lesson “{title}” shows this upload; remove it from the lesson first"
+        )));
+    }
     state.store.delete_upload(&row.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -48,21 +48,31 @@ pub struct BoardState {
     pub timer_ends_at: Option<i64>,
 }
 
-/// What validation needs to know about the lesson a command refers to.
-pub trait LessonCatalog {
-    /// The number of slides of `lesson_id` if the commanding teacher may show it; `None` for
-    /// unknown lessons and other teachers' lessons (refused alike).
-    fn slide_count(&self, lesson_id: &str) -> Option<u32>;
+/// What validation needs to know about a lesson.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LessonFacts {
+    pub owner_id: String,
+    pub slides: u32,
 }
 
-/// The catalog while boardcast has no lessons yet: every lesson is unknown, so `open_lesson`
-/// is refused and slide moves find no open lesson. Blanking, timers and clearing work.
-pub struct NoLessons;
+/// The lessons a batch of commands may refer to, by id.
+pub trait LessonCatalog {
+    fn lesson(&self, lesson_id: &str) -> Option<&LessonFacts>;
+}
 
-impl LessonCatalog for NoLessons {
-    fn slide_count(&self, _lesson_id: &str) -> Option<u32> {
-        None
+impl LessonCatalog for std::collections::HashMap<String, LessonFacts> {
+    fn lesson(&self, lesson_id: &str) -> Option<&LessonFacts> {
+        self.get(lesson_id)
     }
+}
+
+/// Who sent a command, as far as validation cares: a teacher opens their own lessons, an
+/// admin any lesson. Once a lesson is open, every teacher paired with the board may move
+/// through it (a colleague taking over the class).
+#[derive(Debug, Clone, Copy)]
+pub struct Steerer<'a> {
+    pub user_id: &'a str,
+    pub is_admin: bool,
 }
 
 /// Why a command was refused; the `error` frame carries [`ActionError::code`].
@@ -95,14 +105,17 @@ pub fn apply(
     state: &BoardState,
     action: &Action,
     lessons: &impl LessonCatalog,
+    by: Steerer<'_>,
     now: i64,
 ) -> Result<BoardState, ActionError> {
     let mut next = state.clone();
     match action {
         Action::OpenLesson { lesson_id, slide } => {
             let count = lessons
-                .slide_count(lesson_id)
-                .ok_or(ActionError::UnknownLesson)?;
+                .lesson(lesson_id)
+                .filter(|lesson| by.is_admin || lesson.owner_id == by.user_id)
+                .ok_or(ActionError::UnknownLesson)?
+                .slides;
             check_slide(*slide, count)?;
             next.lesson_id = Some(lesson_id.clone());
             next.slide = *slide;
@@ -142,7 +155,8 @@ fn open_lesson_slides(
 ) -> Result<u32, ActionError> {
     let lesson_id = state.lesson_id.as_deref().ok_or(ActionError::NoLesson)?;
     lessons
-        .slide_count(lesson_id)
+        .lesson(lesson_id)
+        .map(|lesson| lesson.slides)
         .ok_or(ActionError::UnknownLesson)
 }
 
@@ -160,16 +174,21 @@ mod tests {
 
     use super::*;
 
-    struct Lessons(HashMap<&'static str, u32>);
+    const TEACHER: Steerer<'static> = Steerer {
+        user_id: "ann",
+        is_admin: false,
+    };
 
-    impl LessonCatalog for Lessons {
-        fn slide_count(&self, lesson_id: &str) -> Option<u32> {
-            self.0.get(lesson_id).copied()
-        }
-    }
-
-    fn lessons() -> Lessons {
-        Lessons(HashMap::from([("fractions", 3), ("empty", 0)]))
+    fn lessons() -> HashMap<String, LessonFacts> {
+        let lesson = |owner: &str, slides| LessonFacts {
+            owner_id: owner.into(),
+            slides,
+        };
+        HashMap::from([
+            ("fractions".into(), lesson("ann", 3)),
+            ("empty".into(), lesson("ann", 0)),
+            ("bobs".into(), lesson("bob", 5)),
+        ])
     }
 
     fn open(slide: u32) -> BoardState {
@@ -232,7 +251,7 @@ mod tests {
             lesson_id: "fractions".into(),
             slide: 2,
         };
-        let next = apply(&blanked, &action, &lessons(), 0).unwrap();
+        let next = apply(&blanked, &action, &lessons(), TEACHER, 0).unwrap();
         assert_eq!(next.lesson_id.as_deref(), Some("fractions"));
         assert_eq!(next.slide, 2);
         assert!(!next.blank);
@@ -245,43 +264,64 @@ mod tests {
             slide: 0,
         };
         assert_eq!(
-            apply(&BoardState::default(), &unknown, &lessons(), 0),
+            apply(&BoardState::default(), &unknown, &lessons(), TEACHER, 0),
             Err(ActionError::UnknownLesson)
         );
         assert_eq!(
-            apply(&open(0), &Action::Goto { slide: 3 }, &lessons(), 0),
+            apply(&open(0), &Action::Goto { slide: 3 }, &lessons(), TEACHER, 0),
             Err(ActionError::SlideOutOfRange { slide: 3, count: 3 })
         );
         let empty = Action::OpenLesson {
             lesson_id: "empty".into(),
             slide: 0,
         };
-        assert!(apply(&BoardState::default(), &empty, &lessons(), 0).is_err());
+        assert!(apply(&BoardState::default(), &empty, &lessons(), TEACHER, 0).is_err());
+    }
+
+    #[test]
+    fn a_teacher_opens_only_their_own_lessons_and_an_admin_any() {
+        let bobs = Action::OpenLesson {
+            lesson_id: "bobs".into(),
+            slide: 4,
+        };
+        assert_eq!(
+            apply(&BoardState::default(), &bobs, &lessons(), TEACHER, 0),
+            Err(ActionError::UnknownLesson)
+        );
+        let admin = Steerer {
+            user_id: "root",
+            is_admin: true,
+        };
+        let opened = apply(&BoardState::default(), &bobs, &lessons(), admin, 0).unwrap();
+        assert_eq!(opened.slide, 4);
+        // Once open, a colleague paired with the board moves through it.
+        let moved = apply(&opened, &Action::Prev {}, &lessons(), TEACHER, 0).unwrap();
+        assert_eq!(moved.slide, 3);
     }
 
     #[test]
     fn next_and_prev_stop_at_the_ends() {
         let catalog = lessons();
         assert_eq!(
-            apply(&open(1), &Action::Next {}, &catalog, 0)
+            apply(&open(1), &Action::Next {}, &catalog, TEACHER, 0)
                 .unwrap()
                 .slide,
             2
         );
         assert_eq!(
-            apply(&open(2), &Action::Next {}, &catalog, 0)
+            apply(&open(2), &Action::Next {}, &catalog, TEACHER, 0)
                 .unwrap()
                 .slide,
             2
         );
         assert_eq!(
-            apply(&open(1), &Action::Prev {}, &catalog, 0)
+            apply(&open(1), &Action::Prev {}, &catalog, TEACHER, 0)
                 .unwrap()
                 .slide,
             0
         );
         assert_eq!(
-            apply(&open(0), &Action::Prev {}, &catalog, 0)
+            apply(&open(0), &Action::Prev {}, &catalog, TEACHER, 0)
                 .unwrap()
                 .slide,
             0
@@ -292,7 +332,7 @@ mod tests {
     fn moving_without_a_lesson_is_refused() {
         for action in [Action::Next {}, Action::Prev {}, Action::Goto { slide: 0 }] {
             assert_eq!(
-                apply(&BoardState::default(), &action, &lessons(), 0),
+                apply(&BoardState::default(), &action, &lessons(), TEACHER, 0),
                 Err(ActionError::NoLesson)
             );
         }
@@ -304,6 +344,7 @@ mod tests {
             &BoardState::default(),
             &Action::Timer { seconds: Some(90) },
             &lessons(),
+            TEACHER,
             1_000,
         )
         .unwrap();
@@ -312,6 +353,7 @@ mod tests {
             &started,
             &Action::Timer { seconds: None },
             &lessons(),
+            TEACHER,
             2_000,
         )
         .unwrap();
@@ -324,6 +366,7 @@ mod tests {
                         seconds: Some(seconds)
                     },
                     &lessons(),
+                    TEACHER,
                     0
                 ),
                 Err(ActionError::BadTimer)
@@ -339,7 +382,7 @@ mod tests {
             ..open(2)
         };
         assert_eq!(
-            apply(&busy, &Action::Clear {}, &lessons(), 0).unwrap(),
+            apply(&busy, &Action::Clear {}, &lessons(), TEACHER, 0).unwrap(),
             BoardState::default()
         );
     }

@@ -33,6 +33,8 @@ pub(super) struct Greeted {
     pub board_id: String,
     pub role: Role,
     pub user_id: Option<String>,
+    /// A controller whose teacher is also an admin (may open any lesson).
+    pub is_admin: bool,
     pub pairing_id: Option<String>,
     pub family_id: Option<String>,
     pub offset: Option<i64>,
@@ -84,6 +86,7 @@ async fn greet_board(realtime: &Realtime, hello: Hello, now: i64) -> Result<Gree
         board_id: board.id,
         role: Role::Board,
         user_id: None,
+        is_admin: false,
         pairing_id: None,
         family_id: None,
         offset: hello.offset,
@@ -104,7 +107,8 @@ async fn greet_controller(realtime: &Realtime, hello: Hello, now: i64) -> Result
         .await
         .map_err(|e| unavailable(e.into()))?
         .ok_or(End::Close(BAD_CREDENTIALS, "the access token is not valid"))?;
-    if !Roles::parse(&principal.roles).teacher {
+    let roles = Roles::parse(&principal.roles);
+    if !roles.teacher {
         return Err(End::Close(FORBIDDEN, "only teachers steer boards"));
     }
     let pairing = inner
@@ -118,6 +122,7 @@ async fn greet_controller(realtime: &Realtime, hello: Hello, now: i64) -> Result
         board_id: pairing.board_id,
         role: Role::Controller,
         user_id: Some(principal.user_id),
+        is_admin: roles.admin,
         pairing_id: Some(pairing.id),
         family_id: Some(principal.family_id),
         offset: hello.offset,

@@ -235,6 +235,7 @@ impl Connection {
             command_id: id.clone(),
             action,
             by: user_id.clone(),
+            by_admin: self.greeted.is_admin,
             at: now_millis(),
         };
         match self.realtime.append(command).await {

@@ -14,9 +14,10 @@ use sqlx::{AnyConnection, Connection, Row};
 
 use super::{
     batch::{placeholders, HeldConnection},
+    lessons::lesson_facts,
     Engine, Store, StoreError, StoreResult,
 };
-use crate::realtime::actions::{apply, Action, ActionError, BoardState, LessonCatalog};
+use crate::realtime::actions::{apply, Action, ActionError, BoardState, Steerer};
 
 /// The PostgreSQL channel every node listens on for new events.
 pub const EVENTS_CHANNEL: &str = "boardcast_events";
@@ -51,6 +52,8 @@ pub struct NewCommand {
     pub command_id: String,
     pub action: Action,
     pub by: String,
+    /// Whether the sender is an admin (who may open any lesson).
+    pub by_admin: bool,
     pub at: i64,
 }
 
@@ -177,19 +180,17 @@ pub fn parse_notification(payload: &str) -> StoreResult<Vec<LoggedEvent>> {
 pub(super) async fn append_batch(
     held: HeldConnection,
     engine: Engine,
-    lessons: &(impl LessonCatalog + Sync),
     commands: Vec<NewCommand>,
 ) -> StoreResult<Vec<Appended>> {
     let mut lease = held.lease().await?;
     let connection = lease.connection()?;
-    let result = append_in_transaction(connection, engine, lessons, &commands).await;
+    let result = append_in_transaction(connection, engine, &commands).await;
     result.map_err(|e| lease.failed(e))
 }
 
 async fn append_in_transaction(
     connection: &mut AnyConnection,
     engine: Engine,
-    lessons: &(impl LessonCatalog + Sync),
     commands: &[NewCommand],
 ) -> Result<Vec<Appended>, sqlx::Error> {
     let mut boards: Vec<&str> = commands.iter().map(|c| c.board_id.as_str()).collect();
@@ -201,6 +202,7 @@ async fn append_in_transaction(
     let mut states = lock_states(&mut tx, engine, &boards).await?;
     let mut known = logged_command_ids(&mut tx, &boards, commands).await?;
     let pairings = live_pairings(&mut tx, commands).await?;
+    let lessons = lesson_facts(&mut tx, &lessons_referred_to(commands, &states)).await?;
     let mut outcomes = Vec::with_capacity(commands.len());
     let mut appended = Vec::new();
     for command in commands {
@@ -214,7 +216,11 @@ async fn append_in_transaction(
             continue;
         }
         let snapshot = states.entry(command.board_id.clone()).or_default();
-        match apply(&snapshot.state, &command.action, lessons, command.at) {
+        let by = Steerer {
+            user_id: &command.by,
+            is_admin: command.by_admin,
+        };
+        match apply(&snapshot.state, &command.action, &lessons, by, command.at) {
             Err(refusal) => outcomes.push(Appended::Refused(refusal)),
             Ok(next) => {
                 snapshot.seq += 1;
@@ -250,6 +256,22 @@ async fn append_in_transaction(
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// The lessons a batch may need: those it opens and those open on its boards.
+fn lessons_referred_to(
+    commands: &[NewCommand],
+    states: &HashMap<String, BoardSnapshot>,
+) -> Vec<String> {
+    let opened = commands.iter().filter_map(|c| match &c.action {
+        Action::OpenLesson { lesson_id, .. } => Some(lesson_id.clone()),
+        _ => None,
+    });
+    let open = states.values().filter_map(|s| s.state.lesson_id.clone());
+    let mut ids: Vec<String> = opened.chain(open).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Boards never commanded get their empty state, so that every board has a row to lock.

@@ -8,6 +8,7 @@ mod batch;
 mod board_log;
 mod boards;
 mod clients;
+mod lessons;
 mod login_failures;
 mod login_writes;
 mod nodes;
@@ -22,6 +23,7 @@ pub use board_log::{
 };
 pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
+pub use lessons::{LessonRow, LessonUpdate};
 pub use nodes::NodeRow;
 pub use sessions::WebSessions;
 pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};
@@ -36,7 +38,7 @@ use sqlx::{
 };
 
 use self::batch::{Batcher, HeldConnection};
-use crate::{config::DatabaseUrl, realtime::actions::NoLessons};
+use crate::config::DatabaseUrl;
 
 /// Why a store call failed. `NotFound` → 404, `Conflict` → 409, `Unavailable` → fast 503,
 /// `Other` → 500 with details only in the log.
@@ -133,7 +135,7 @@ impl Batches {
             users: Batcher::spawn(move |names| users::find_users(b.clone(), names)),
             login_writes: Batcher::spawn(move |new| login_writes::write_batch(c.clone(), new)),
             appends: Batcher::spawn_sized(Self::MAX_APPENDS, move |commands| {
-                board_log::append_batch(d.clone(), engine, &NoLessons, commands)
+                board_log::append_batch(d.clone(), engine, commands)
             }),
             connections,
             readers: readers.cloned(),

@@ -26,7 +26,7 @@ pub struct CatalogEntry {
     pub stored_by: String,
 }
 
-const UPLOAD_COLUMNS: &str =
+pub(super) const UPLOAD_COLUMNS: &str =
     "id, owner_id, sha256, size, content_type, filename, stored_by, idempotency_key, created_at";
 
 impl Store {

@@ -6,6 +6,7 @@ mod health;
 mod helpers;
 mod ldap_directory;
 mod ldap_login;
+mod lessons;
 mod media_cluster;
 mod media_helpers;
 mod node_process;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod serve;
+mod status;
 
 use std::path::PathBuf;
 
@@ -33,6 +34,12 @@ enum Command {
     /// Manage OAuth2 clients.
     #[command(subcommand)]
     Client(accounts::ClientCommand),
+    /// Show the cluster's nodes: alive or silent, and how far their media copies are behind.
+    Status {
+        /// Print JSON for scripts and monitoring.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Cli {
@@ -52,6 +59,7 @@ impl Cli {
             }
             Command::User(command) => command.run(&open_store(&settings).await?).await,
             Command::Client(command) => command.run(&open_store(&settings).await?).await,
+            Command::Status { json } => status::run(&open_store(&settings).await?, json).await,
         }
     }
 }

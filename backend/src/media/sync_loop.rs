@@ -142,6 +142,7 @@ impl LoopState {
             tracing::warn!(%error, "blob garbage collection failed");
         }
         let now = now_millis();
+        let changed = self.report != Some(report);
         self.report = Some(report);
         self.last_sync_at = Some(now);
         let stored = blobs.list();
@@ -153,5 +154,9 @@ impl LoopState {
             quarantined: blobs.quarantined(),
             last_sync_at_millis: now,
         });
+        if changed {
+            // `boardcast status` and the other nodes see the news now, not at the next beat.
+            self.beat().await;
+        }
     }
 }

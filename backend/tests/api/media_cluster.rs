@@ -148,3 +148,49 @@ async fn the_cluster_lists_its_nodes_for_the_spa() {
     );
     assert!(listed.iter().all(|n| n["healthy"] == true));
 }
+
+#[tokio::test]
+async fn status_reports_each_node_and_its_sync() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let a = node(&database.url).await;
+    let token = teacher(&a, "ann").await;
+    let created = upload_png(&a, &token, png(1000, 3)).await;
+    let b = node(&database.url).await;
+    let sha = created["sha256"].as_str().unwrap();
+    eventually(WITHIN, "blob copied to B", || {
+        blob_path(b.data_dir(), sha).exists()
+    })
+    .await;
+
+    let mut reported = Vec::new();
+    for _ in 0..40 {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_boardcast"))
+            .args(["status", "--json"])
+            .env("BOARDCAST_DATABASE_URL", &database.url)
+            .env("BOARDCAST_CLUSTER_SECRET", crate::helpers::CLUSTER_SECRET)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        reported = serde_json::from_slice::<Vec<Value>>(&output.stdout).unwrap();
+        let synced = reported.len() == 2
+            && reported
+                .iter()
+                .all(|n| n["last_sync"].is_string() && n["blobs_missing"] == 0);
+        if synced {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(reported.len(), 2, "{reported:?}");
+    for node in &reported {
+        assert_eq!(node["healthy"], true, "{node}");
+        assert_eq!(node["blobs_missing"], 0, "{node}");
+        assert_eq!(node["bytes_behind"], 0, "{node}");
+        assert!(node["last_sync"].is_string(), "{node}");
+    }
+}

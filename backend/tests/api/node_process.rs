@@ -14,7 +14,7 @@ pub const CLUSTER_SECRET: &str = "test cluster secret";
 pub struct NodeProcess {
     pub address: SocketAddr,
     child: Child,
-    _data_dir: TempDir,
+    data_dir: TempDir,
 }
 
 impl NodeProcess {
@@ -57,20 +57,36 @@ impl NodeProcess {
         Self {
             address,
             child,
-            _data_dir: data_dir,
+            data_dir,
         }
     }
 
     /// The node's resident memory, in KiB.
     #[allow(dead_code)] // used by the benchmarks only
     pub fn rss_kib(&self) -> u64 {
+        self.memory_kib("VmRSS:")
+    }
+
+    /// The most resident memory the node has had since it started, in KiB.
+    #[allow(dead_code)] // used by the benchmarks only
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.memory_kib("VmHWM:")
+    }
+
+    fn memory_kib(&self, field: &str) -> u64 {
         let pid = self.child.id().unwrap();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .find_map(|line| line.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap()
+    }
+
+    /// Where the node keeps its blobs and files.
+    #[allow(dead_code)] // used by the benchmarks only
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
     }
 
     /// `kill -9`: no shutdown, no goodbyes.

@@ -52,6 +52,10 @@ pub fn spawn_sync_loop(
         for ticks in [&mut heartbeat, &mut sync] {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
+        // Register and learn the peers before the first pass, so a node that starts behind
+        // catches up at once instead of one interval later.
+        heartbeat.tick().await;
+        state.beat().await;
         loop {
             tokio::select! {
                 _ = heartbeat.tick() => state.beat().await,

@@ -208,9 +208,12 @@ impl BlobStore {
         let mut writer = self.writer();
         let mut stream = std::pin::pin!(stream);
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| SyncError::Interrupted(e.to_string()))?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => return Err(writer.abort(SyncError::Interrupted(e.to_string())).await),
+            };
             if let Some(limit) = limit.filter(|limit| writer.len() + chunk.len() as u64 > *limit) {
-                return Err(SyncError::TooLarge { limit });
+                return Err(writer.abort(SyncError::TooLarge { limit }).await);
             }
             writer.write(chunk).await?;
         }
@@ -257,6 +260,14 @@ impl BlobWriter {
         self.disk
             .await
             .map_err(|e| SyncError::Io(io::Error::other(e.to_string())))?
+    }
+
+    /// Discards what was written and returns `reason` once the partial file is gone, so a
+    /// caller that reports the failure leaves nothing behind.
+    pub async fn abort(self, reason: SyncError) -> SyncError {
+        drop(self.chunks);
+        let _ = self.disk.await;
+        reason
     }
 
     async fn stopped(&mut self) -> SyncError {

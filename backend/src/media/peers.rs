@@ -73,3 +73,54 @@ impl Peers {
 fn normalize(url: &str) -> String {
     url.trim_end_matches('/').to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(node_id: &str, url: &str) -> NodeRow {
+        NodeRow {
+            node_id: node_id.into(),
+            public_url: url.into(),
+            started_at: 0,
+            last_seen_at: 0,
+            blobs_missing: 0,
+            bytes_behind: 0,
+            last_sync_at: None,
+        }
+    }
+
+    fn names(peers: &[Arc<dyn Peer>]) -> Vec<&str> {
+        peers.iter().map(|p| p.name()).collect()
+    }
+
+    #[test]
+    fn peers_are_the_registry_and_the_settings_without_this_node() {
+        let settings = Settings {
+            node_id: "a".into(),
+            public_url: "http://a:8080".into(),
+            peers: vec!["http://c:8080/".into(), "http://b:8080".into()],
+            ..Settings::default()
+        };
+        let peers = Peers::new(&settings, ClusterKey::new("s")).unwrap();
+        assert_eq!(
+            names(&peers.ordered_for(None)),
+            ["http://c:8080", "http://b:8080"]
+        );
+
+        peers.refresh(&[
+            row("a", "http://a:8080"),
+            row("b", "http://b:8080"),
+            row("d", "http://d:8080"),
+        ]);
+        assert_eq!(
+            names(&peers.ordered_for(None)),
+            ["http://b:8080", "http://d:8080", "http://c:8080"]
+        );
+        // The node an upload arrived at is asked first.
+        assert_eq!(
+            names(&peers.ordered_for(Some("d"))),
+            ["http://d:8080", "http://b:8080", "http://c:8080"]
+        );
+    }
+}

@@ -46,6 +46,8 @@ pub fn spawn_sync_loop(
             gc: GarbageCollector::default(),
             report: None,
             last_sync_at: None,
+            last_beat_at: None,
+            twin_reported: false,
         };
         let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
         let mut sync = tokio::time::interval(state.media.settings().sync_interval);
@@ -73,6 +75,9 @@ struct LoopState {
     gc: GarbageCollector,
     report: Option<Report>,
     last_sync_at: Option<i64>,
+    /// What this node last wrote into its registry row, to notice another node writing it.
+    last_beat_at: Option<i64>,
+    twin_reported: bool,
 }
 
 impl LoopState {
@@ -89,11 +94,31 @@ impl LoopState {
             bytes_behind: i64::try_from(report.bytes_behind).unwrap_or(i64::MAX),
             last_sync_at: self.last_sync_at,
         };
+        self.check_for_twin().await;
         if let Err(error) = self.store.heartbeat(&row).await {
             tracing::warn!(%error, "heartbeat not recorded");
             return;
         }
+        self.last_beat_at = Some(now);
         self.media.refresh_peers().await;
+    }
+
+    /// Two nodes configured with the same `node_id` would overwrite each other's registry
+    /// row and be taken for one peer: say so loudly (once) so an operator fixes it.
+    async fn check_for_twin(&mut self) {
+        let Some(last_beat_at) = self.last_beat_at.filter(|_| !self.twin_reported) else {
+            return;
+        };
+        if let Ok(Some(row)) = self.store.find_node(&self.node.node_id).await {
+            if row.last_seen_at != last_beat_at && row.started_at != self.node.started_at {
+                tracing::error!(
+                    node_id = self.node.node_id,
+                    other = row.public_url,
+                    "another node runs with this node_id: give every node its own"
+                );
+                self.twin_reported = true;
+            }
+        }
     }
 
     /// Fetches what is missing, then collects garbage.

@@ -40,6 +40,16 @@ impl Store {
         Ok(())
     }
 
+    pub async fn find_node(&self, node_id: &str) -> StoreResult<Option<NodeRow>> {
+        Ok(sqlx::query_as(
+            "select node_id, public_url, started_at, last_seen_at, blobs_missing, bytes_behind, \
+             last_sync_at from nodes where node_id = $1",
+        )
+        .bind(node_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Every node that ever reported, by id.
     pub async fn list_nodes(&self) -> StoreResult<Vec<NodeRow>> {
         Ok(sqlx::query_as(

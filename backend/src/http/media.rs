@@ -128,10 +128,7 @@ fn is_cached_by_client(headers: &HeaderMap, digest: &Digest) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag.trim_start_matches("W/") == etag
-        })
+        .any(|tag| tag.trim().trim_start_matches("W/") == etag)
 }
 
 /// Serves a verified local copy; `Range`, `HEAD` and conditional requests are handled by

@@ -195,6 +195,12 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             header::IF_MATCH,
             HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([header::ETAG, header::RETRY_AFTER])
+        // Range responses must be readable by scripts (a PDF viewer fetching pages).
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+        ])
         .max_age(Duration::from_secs(600))
 }

@@ -1,15 +1,18 @@
 //! The background work of a node's media: a heartbeat in the node registry every few seconds
 //! (with how far its blob sync is behind), and every `media.sync_interval` a pass that fetches
 //! the blobs uploads refer to but this node lacks, then deletes blobs nothing refers to any
-//! more once their grace period is over.
+//! more once their grace period is over. The two run side by side: a pass that copies
+//! gigabytes for minutes must not silence the heartbeat, or the other nodes would take this
+//! one for dead.
 
 use std::{
     collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use boardcast_sync::{Digest, GarbageCollector, Report, Wanted};
-use tokio::task::JoinHandle;
+use tokio::{sync::Notify, task::JoinHandle};
 
 use super::Media;
 use crate::{
@@ -38,53 +41,78 @@ pub fn spawn_sync_loop(
     node: NodeIdentity,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut state = LoopState {
-            media,
-            store,
-            metrics,
+        let status = Arc::new(Mutex::new(SyncStatus::default()));
+        let changed = Arc::new(Notify::new());
+        let mut beats = Beats {
+            media: media.clone(),
+            store: store.clone(),
             node,
-            gc: GarbageCollector::default(),
-            report: None,
-            last_sync_at: None,
+            status: status.clone(),
             last_beat_at: None,
             twin_reported: false,
         };
-        let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
-        let mut sync = tokio::time::interval(state.media.settings().sync_interval);
-        for ticks in [&mut heartbeat, &mut sync] {
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        }
+        let mut passes = Passes {
+            media,
+            store,
+            metrics,
+            gc: GarbageCollector::default(),
+            status,
+        };
         // Register and learn the peers before the first pass, so a node that starts behind
         // catches up at once instead of one interval later.
-        heartbeat.tick().await;
-        state.beat().await;
-        loop {
-            tokio::select! {
-                _ = heartbeat.tick() => state.beat().await,
-                _ = sync.tick() => state.sync_pass().await,
-            }
-        }
+        beats.beat().await;
+        tokio::join!(beats.run(&changed), passes.run(&changed));
     })
 }
 
-struct LoopState {
-    media: Media,
-    store: Store,
-    metrics: Metrics,
-    node: NodeIdentity,
-    gc: GarbageCollector,
+/// Where this node's sync stands, as its heartbeat reports it.
+#[derive(Debug, Clone, Copy, Default)]
+struct SyncStatus {
     report: Option<Report>,
     last_sync_at: Option<i64>,
+}
+
+/// The heartbeat side of the loop.
+struct Beats {
+    media: Media,
+    store: Store,
+    node: NodeIdentity,
+    status: Arc<Mutex<SyncStatus>>,
     /// What this node last wrote into its registry row, to notice another node writing it.
     last_beat_at: Option<i64>,
     twin_reported: bool,
 }
 
-impl LoopState {
+/// The copying side of the loop.
+struct Passes {
+    media: Media,
+    store: Store,
+    metrics: Metrics,
+    gc: GarbageCollector,
+    status: Arc<Mutex<SyncStatus>>,
+}
+
+impl Beats {
+    /// Beats every [`HEARTBEAT_INTERVAL`], and at once when a pass changed the status, so
+    /// `boardcast status` and the other nodes see the news now.
+    async fn run(&mut self, changed: &Notify) {
+        let mut ticks = tokio::time::interval(HEARTBEAT_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = changed.notified() => {}
+            }
+            self.beat().await;
+        }
+    }
+
     /// Refreshes this node's registry row and learns the live peers.
     async fn beat(&mut self) {
         let now = now_millis();
-        let report = self.report.unwrap_or_default();
+        let status = *self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let report = status.report.unwrap_or_default();
         let row = NodeRow {
             node_id: self.node.node_id.clone(),
             public_url: self.node.public_url.clone(),
@@ -92,7 +120,7 @@ impl LoopState {
             last_seen_at: now,
             blobs_missing: i64::try_from(report.missing).unwrap_or(i64::MAX),
             bytes_behind: i64::try_from(report.bytes_behind).unwrap_or(i64::MAX),
-            last_sync_at: self.last_sync_at,
+            last_sync_at: status.last_sync_at,
         };
         self.check_for_twin().await;
         if let Err(error) = self.store.heartbeat(&row).await {
@@ -120,14 +148,29 @@ impl LoopState {
             }
         }
     }
+}
 
-    /// Fetches what is missing, then collects garbage.
-    async fn sync_pass(&mut self) {
+impl Passes {
+    /// A pass every `media.sync_interval`, the first at once.
+    async fn run(&mut self, changed: &Notify) {
+        let mut ticks = tokio::time::interval(self.media.settings().sync_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if self.sync_pass().await {
+                changed.notify_one();
+            }
+        }
+    }
+
+    /// Fetches what is missing, then collects garbage; `true` when the outcome differs from
+    /// the last pass's.
+    async fn sync_pass(&mut self) -> bool {
         let catalog = match self.store.blob_catalog().await {
             Ok(catalog) => catalog,
             Err(error) => {
                 tracing::warn!(%error, "blob sync skipped: cannot read the uploads");
-                return;
+                return false;
             }
         };
         let mut wanted = Vec::with_capacity(catalog.len());
@@ -171,9 +214,15 @@ impl LoopState {
             tracing::warn!(%error, "blob garbage collection failed");
         }
         let now = now_millis();
-        let changed = self.report != Some(report);
-        self.report = Some(report);
-        self.last_sync_at = Some(now);
+        let changed = {
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = status.report != Some(report);
+            *status = SyncStatus {
+                report: Some(report),
+                last_sync_at: Some(now),
+            };
+            changed
+        };
         let stored = blobs.list();
         self.metrics.set_blob_status(BlobStatus {
             stored: stored.len(),
@@ -183,9 +232,6 @@ impl LoopState {
             quarantined: blobs.quarantined(),
             last_sync_at_millis: now,
         });
-        if changed {
-            // `boardcast status` and the other nodes see the news now, not at the next beat.
-            self.beat().await;
-        }
+        changed
     }
 }

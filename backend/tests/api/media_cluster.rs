@@ -194,3 +194,79 @@ async fn status_reports_each_node_and_its_sync() {
         assert!(node["last_sync"].is_string(), "{node}");
     }
 }
+
+#[tokio::test]
+async fn a_node_keeps_beating_while_a_long_copy_runs() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let content = png(1000, 4);
+    let sha = boardcast_sync::Digest::of(&content).to_hex();
+    let store = database.store().await;
+    store
+        .insert_upload(&boardcast::store::UploadRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner_id: "someone".into(),
+            sha256: sha.clone(),
+            size: content.len() as i64,
+            content_type: "image/png".into(),
+            filename: "slow.png".into(),
+            stored_by: "elsewhere".into(),
+            idempotency_key: None,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let peer = slow_peer(content).await;
+    let b = TestApp::spawn_on(&database.url, |settings| {
+        fast_sync(settings);
+        settings.peers = vec![format!("http://{peer}")];
+    })
+    .await;
+
+    let first = only_node_seen_at(&store).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let later = only_node_seen_at(&store).await;
+    assert!(
+        later - first >= 5_000,
+        "no heartbeat during the copy: {first} → {later}"
+    );
+    let copied = blob_path(b.data_dir(), &sha);
+    assert!(!copied.exists(), "the copy should still be running");
+}
+
+/// A peer that has one blob and sends it a byte every half second.
+async fn slow_peer(content: Vec<u8>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let content = content.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+                    content.len()
+                );
+                socket.write_all(head.as_bytes()).await?;
+                for byte in content {
+                    socket.write_all(&[byte]).await?;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Ok::<_, std::io::Error>(())
+            });
+        }
+    });
+    address
+}
+
+/// When the one registered node last beat, once it has registered.
+async fn only_node_seen_at(store: &boardcast::store::Store) -> i64 {
+    for _ in 0..100 {
+        if let [node] = store.list_nodes().await.unwrap().as_slice() {
+            return node.last_seen_at;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the node never registered");
+}

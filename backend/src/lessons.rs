@@ -116,11 +116,16 @@ pub fn validate(
 
 /// The upload ids named by the input's slides, to look up before [`validate`].
 pub fn upload_ids(input: &LessonInput) -> Vec<String> {
-    let mut ids: Vec<String> = input
-        .slides
-        .iter()
-        .filter_map(|s| s.upload_id.clone())
-        .collect();
+    distinct_ids(input.slides.iter().filter_map(|s| s.upload_id.as_ref()))
+}
+
+/// The uploads saved slides show, each once: what `lesson_media` records.
+pub fn media_ids<'a>(slides: impl IntoIterator<Item = &'a Slide>) -> Vec<String> {
+    distinct_ids(slides.into_iter().filter_map(|s| s.upload_id.as_ref()))
+}
+
+fn distinct_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut ids: Vec<String> = ids.cloned().collect();
     ids.sort_unstable();
     ids.dedup();
     ids

@@ -32,7 +32,7 @@ impl GarbageCollector {
     ) -> SyncResult<usize> {
         let inner = store.inner.clone();
         let candidates = self.candidates.clone();
-        let unreferenced: Vec<Digest> = store
+        let unreferenced: HashSet<Digest> = store
             .list()
             .into_iter()
             .map(|stored| stored.digest)

@@ -24,7 +24,7 @@ use super::{
 use crate::{
     lessons::{self, InvalidLesson, LessonInput, Slide},
     state::AppState,
-    store::{now_millis, LessonRow, LessonUpdate, UploadRow},
+    store::{now_millis, now_secs, LessonRow, LessonUpdate, UploadRow},
     wire_time::to_rfc3339,
 };
 
@@ -84,7 +84,7 @@ async fn create_lesson(
     JsonBody(input): JsonBody<LessonInput>,
 ) -> Result<Response, ApiError> {
     let owner_id = user.principal.user_id.clone();
-    let (title, slides) = checked(&state, &user, &owner_id, input).await?;
+    let (title, slides, uploads) = checked(&state, &user, &owner_id, input).await?;
     let now = now_millis();
     let row = LessonRow {
         id: uuid::Uuid::new_v4().to_string(),
@@ -96,9 +96,12 @@ async fn create_lesson(
         created_at: now,
         updated_at: now,
     };
-    state.store.insert_lesson(&row, &media_ids(&slides)).await?;
+    state
+        .store
+        .insert_lesson(&row, &lessons::media_ids(&slides))
+        .await?;
     tracing::info!(lesson.id = row.id, "lesson created");
-    respond(&state, StatusCode::CREATED, row, slides).await
+    respond(&state, StatusCode::CREATED, row, slides, &uploads)
 }
 
 async fn show_lesson(
@@ -108,7 +111,8 @@ async fn show_lesson(
 ) -> Result<Response, ApiError> {
     let row = visible_lesson(&state, &user, &id).await?;
     let slides = stored_slides(&row)?;
-    respond(&state, StatusCode::OK, row, slides).await
+    let uploads = uploads_of(&state, &slides).await?;
+    respond(&state, StatusCode::OK, row, slides, &uploads)
 }
 
 async fn update_lesson(
@@ -127,7 +131,7 @@ async fn update_lesson(
     if current.version != expected {
         return Err(stale(current.version));
     }
-    let (title, slides) = checked(&state, &user, &current.owner_id, input).await?;
+    let (title, slides, uploads) = checked(&state, &user, &current.owner_id, input).await?;
     let row = LessonRow {
         title,
         version: expected + 1,
@@ -138,10 +142,10 @@ async fn update_lesson(
     };
     match state
         .store
-        .update_lesson(&row, expected, &media_ids(&slides))
+        .update_lesson(&row, expected, &lessons::media_ids(&slides))
         .await?
     {
-        LessonUpdate::Updated => respond(&state, StatusCode::OK, row, slides).await,
+        LessonUpdate::Updated => respond(&state, StatusCode::OK, row, slides, &uploads),
         LessonUpdate::Stale => Err(stale(expected)),
         LessonUpdate::NotFound => Err(no_such_lesson()),
     }
@@ -178,13 +182,14 @@ async fn visible_lesson(
 }
 
 /// Validates the input for a lesson of `owner_id`: its slides may show the owner's uploads
-/// (and any upload when an admin saves).
+/// (and any upload when an admin saves). Also returns the uploads looked up, which the
+/// response needs for its media URLs.
 async fn checked(
     state: &AppState,
     user: &CurrentUser,
     owner_id: &str,
     input: LessonInput,
-) -> Result<(String, Vec<Slide>), ApiError> {
+) -> Result<(String, Vec<Slide>, HashMap<String, UploadRow>), ApiError> {
     let ids = lessons::upload_ids(&input);
     let uploads: HashMap<String, UploadRow> = state
         .store
@@ -194,25 +199,26 @@ async fn checked(
         .map(|row| (row.id.clone(), row))
         .collect();
     let admin = user.roles.admin;
-    lessons::validate(input, &uploads, |upload| {
+    let (title, slides) = lessons::validate(input, &uploads, |upload| {
         admin || upload.owner_id == owner_id
     })
     .map_err(|InvalidLesson(message)| ApiError::BadRequest {
         code: "invalid_request",
         message,
-    })
+    })?;
+    Ok((title, slides, uploads))
 }
 
-async fn respond(
+fn respond(
     state: &AppState,
     status: StatusCode,
     row: LessonRow,
     slides: Vec<Slide>,
+    uploads: &HashMap<String, UploadRow>,
 ) -> Result<Response, ApiError> {
-    let uploads = uploads_of(state, &slides).await?;
     let etag = HeaderValue::from_str(&format!("\"{}\"", row.version))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body = view(state, row, slides, &uploads);
+    let body = view(state, row, slides, uploads);
     Ok((status, [(header::ETAG, etag)], Json(body)).into_response())
 }
 
@@ -222,7 +228,7 @@ fn view(
     slides: Vec<Slide>,
     uploads: &HashMap<String, UploadRow>,
 ) -> LessonView {
-    let now_secs = u64::try_from(now_millis() / 1000).unwrap_or(0);
+    let now_secs = now_secs();
     let slides = slides
         .into_iter()
         .map(|slide| SlideView {
@@ -250,26 +256,13 @@ async fn uploads_of<'a>(
     state: &AppState,
     slides: impl IntoIterator<Item = &'a Slide>,
 ) -> Result<HashMap<String, UploadRow>, ApiError> {
-    let mut ids: Vec<String> = slides
-        .into_iter()
-        .filter_map(|s| s.upload_id.clone())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
     Ok(state
         .store
-        .uploads_by_ids(&ids)
+        .uploads_by_ids(&lessons::media_ids(slides))
         .await?
         .into_iter()
         .map(|row| (row.id.clone(), row))
         .collect())
-}
-
-fn media_ids(slides: &[Slide]) -> Vec<String> {
-    let mut ids: Vec<String> = slides.iter().filter_map(|s| s.upload_id.clone()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
 }
 
 fn stored_slides(row: &LessonRow) -> Result<Vec<Slide>, ApiError> {

@@ -6,8 +6,6 @@
 //! immutable (the name is the content's hash), support `Range` for video seeking, and carry
 //! `nosniff` and a CSP that forbids any active content.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::{
     body::Body,
     extract::{Path, Request, State},
@@ -25,6 +23,7 @@ use super::error::ApiError;
 use crate::{
     media::{MediaKind, MediaUrl, SNIFF_LEN},
     state::AppState,
+    store::now_secs,
 };
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -42,7 +41,7 @@ async fn serve_media(
     request: Request,
 ) -> Result<Response, ApiError> {
     let url = signed_url(&sha256, request.uri().query().unwrap_or_default());
-    if !url.is_some_and(|url| url.is_valid(state.media.key(), unix_now())) {
+    if !url.is_some_and(|url| url.is_valid(state.media.key(), now_secs())) {
         return Err(ApiError::Forbidden(
             "the media URL is not signed by this cluster or has expired".into(),
         ));
@@ -76,7 +75,7 @@ async fn serve_to_peer(
     if !state
         .media
         .key()
-        .is_authorized(request.uri().path(), proof, unix_now())
+        .is_authorized(request.uri().path(), proof, now_secs())
     {
         return Err(ApiError::Forbidden(
             "internal endpoints need the cluster secret".into(),
@@ -223,10 +222,4 @@ fn with_media_headers(mut response: Response, digest: &Digest) -> Response {
         HeaderValue::from_static("cross-origin"),
     );
     response
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -26,7 +26,7 @@ use super::{
 use crate::{
     media::{essence, Media, MediaKind, SNIFF_LEN},
     state::AppState,
-    store::{now_millis, StoreError, UploadRow},
+    store::{now_millis, now_secs, StoreError, UploadRow},
     wire_time::to_rfc3339,
 };
 
@@ -59,9 +59,8 @@ pub struct UploadView {
 
 impl UploadView {
     pub fn new(row: UploadRow, media: &Media) -> Self {
-        let now_secs = u64::try_from(now_millis() / 1000).unwrap_or(0);
         Self {
-            url: media.url(&row.sha256, now_secs),
+            url: media.url(&row.sha256, now_secs()),
             created_at: to_rfc3339(row.created_at),
             id: row.id,
             sha256: row.sha256,

@@ -105,8 +105,8 @@ impl Authenticator {
             // An empty password would be an anonymous LDAP bind: never ask the directory.
             return Err(GrantError::InvalidGrant("the password is empty".into()));
         }
-        let earlier_failures = match self.throttle.check(username, address, now).await? {
-            Ok(failures) => failures,
+        let admitted = match self.throttle.check(username, address, now).await? {
+            Ok(admitted) => admitted,
             Err(throttled) => {
                 tracing::info!(retry_after = ?throttled.retry_after, "login throttled");
                 self.metrics.record_login(LoginOutcome::throttled);
@@ -146,10 +146,13 @@ impl Authenticator {
                 "this account is neither a teacher nor an admin".into(),
             ));
         }
-        if earlier_failures > 0 {
+        if admitted.earlier_failures > 0 {
             self.throttle.record_success(username).await?;
         }
-        let user = self.store.record_identity(&identity, now).await?;
+        let user = self
+            .store
+            .record_identity(&identity, admitted.stored_user, now)
+            .await?;
         let issued = self
             .tokens
             .issue(&user.id, &client.client_id, &scope.to_string(), now)

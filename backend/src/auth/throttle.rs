@@ -6,7 +6,7 @@ use std::{net::IpAddr, time::Duration};
 
 use crate::{
     config::AuthSettings,
-    store::{duration_millis, Store, StoreResult},
+    store::{duration_millis, Counter, LoginLookup, Store, StoreResult, UserRow},
 };
 
 /// Login attempts refused until `retry_after` has passed.
@@ -23,6 +23,14 @@ impl Throttled {
             retry_after: Duration::from_millis(wait_ms),
         }
     }
+}
+
+/// A login the throttle lets through.
+#[derive(Debug)]
+pub struct LoginCheck {
+    /// The username's failures in the current window.
+    pub earlier_failures: i64,
+    pub stored_user: Option<UserRow>,
 }
 
 /// Counts failures and says when to stop listening.
@@ -45,29 +53,45 @@ impl LoginThrottle {
     }
 
     /// `Err(Throttled)` when either the username or the address has used up its failures;
-    /// otherwise the username's failures so far.
+    /// otherwise the username's failures so far, and the account stored under `username`
+    /// (read in the same statement, for the login to reuse).
     pub async fn check(
         &self,
         username: &str,
         address: IpAddr,
         now: i64,
-    ) -> StoreResult<Result<i64, Throttled>> {
-        let [(user_failures, user_window_end), (address_failures, address_window_end)] = self
+    ) -> StoreResult<Result<LoginCheck, Throttled>> {
+        let facts = self
             .store
-            .login_failures(
-                [&user_key(username), &address_key(address)],
-                now,
-                self.window_ms,
-            )
+            .login_facts(LoginLookup {
+                username: username.to_string(),
+                user_key: user_key(username),
+                address_key: address_key(address),
+            })
             .await?;
+        let (user_failures, user_window_end) = self.open_window(facts.user_counter, now);
+        let (address_failures, address_window_end) = self.open_window(facts.address_counter, now);
         let window_end = if user_failures >= self.per_user {
             user_window_end
         } else if address_failures >= self.per_address {
             address_window_end
         } else {
-            return Ok(Ok(user_failures));
+            return Ok(Ok(LoginCheck {
+                earlier_failures: user_failures,
+                stored_user: facts.user,
+            }));
         };
         Ok(Err(Throttled::until(window_end, now)))
+    }
+
+    /// The failures of a counter's window still open at `now`, and when that window ends.
+    fn open_window(&self, counter: Option<Counter>, now: i64) -> (i64, i64) {
+        match counter {
+            Some(c) if c.window_start + self.window_ms > now => {
+                (c.failures, c.window_start + self.window_ms)
+            }
+            _ => (0, now + self.window_ms),
+        }
     }
 
     pub async fn record_failure(

@@ -10,6 +10,7 @@ mod boards;
 mod clients;
 mod lessons;
 mod login_failures;
+mod login_lookups;
 mod login_writes;
 mod nodes;
 mod sessions;
@@ -24,6 +25,7 @@ pub use board_log::{
 pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
 pub use lessons::{LessonRow, LessonUpdate};
+pub use login_lookups::{Counter, LoginFacts, LoginLookup};
 pub use nodes::NodeRow;
 pub use sessions::WebSessions;
 pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};
@@ -103,16 +105,17 @@ pub struct Store {
 /// The statements every login runs, each behind its own batcher (see `batch`).
 struct Batches {
     failure_counters: Batcher<Vec<String>, Vec<login_failures::CounterRow>>,
+    login_lookups: Batcher<LoginLookup, LoginFacts>,
     users: Batcher<String, Option<UserRow>>,
     login_writes: Batcher<login_writes::LoginWrite, bool>,
     appends: Batcher<NewCommand, Appended>,
-    connections: [HeldConnection; 4],
+    connections: [HeldConnection; 5],
     readers: Option<AnyPool>,
 }
 
 impl Batches {
     /// Connections of the SQLite read pool: one per read batcher, one for other reads.
-    const READERS: u32 = 3;
+    const READERS: u32 = 4;
 
     /// Board commands appended per transaction at most: at a busy hour one commit serves many
     /// classrooms.
@@ -126,16 +129,19 @@ impl Batches {
             None => HeldConnection::new(pool.clone(), keep),
         };
         let writer = || HeldConnection::new(pool.clone(), keep);
-        let connections = [reader(), reader(), writer(), writer()];
-        let [a, b, c, d] = connections.clone();
+        let connections = [reader(), reader(), reader(), writer(), writer()];
+        let [a, b, c, d, e] = connections.clone();
         Self {
             failure_counters: Batcher::spawn(move |keys| {
                 login_failures::read_counters(a.clone(), keys)
             }),
-            users: Batcher::spawn(move |names| users::find_users(b.clone(), names)),
-            login_writes: Batcher::spawn(move |new| login_writes::write_batch(c.clone(), new)),
+            login_lookups: Batcher::spawn(move |lookups| {
+                login_lookups::read_login_facts(b.clone(), lookups)
+            }),
+            users: Batcher::spawn(move |names| users::find_users(c.clone(), names)),
+            login_writes: Batcher::spawn(move |new| login_writes::write_batch(d.clone(), new)),
             appends: Batcher::spawn_sized(Self::MAX_APPENDS, move |commands| {
-                board_log::append_batch(d.clone(), engine, commands)
+                board_log::append_batch(e.clone(), engine, commands)
             }),
             connections,
             readers: readers.cloned(),

@@ -124,8 +124,19 @@ impl Store {
 
     /// The stored user for a person the directory vouched for: read-only when nothing changed
     /// since the last login (the common case), else recorded with the new name and roles.
-    pub async fn record_identity(&self, identity: &Identity, now: i64) -> StoreResult<UserRow> {
-        match self.find_user(&identity.username).await? {
+    /// `read_before` is the account the login read before asking the directory, if any; it
+    /// spares a second read when the directory spells the username the same way.
+    pub async fn record_identity(
+        &self,
+        identity: &Identity,
+        read_before: Option<UserRow>,
+        now: i64,
+    ) -> StoreResult<UserRow> {
+        let stored = match read_before {
+            Some(user) if user.username == identity.username => Some(user),
+            _ => self.find_user(&identity.username).await?,
+        };
+        match stored {
             Some(user)
                 if user.display_name == identity.display_name
                     && user.roles == identity.roles.to_stored() =>

@@ -145,3 +145,34 @@ async fn hung_directory_costs_logins_at_most_the_timeout_and_other_requests_noth
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn changed_roles_and_another_spelling_keep_one_account() {
+    let slapd = Slapd::start().await;
+    let mut ldap = slapd.settings();
+    ldap.role_cache = Duration::ZERO;
+    let app = TestApp::spawn_with(Engine::Sqlite, |s| s.ldap = Some(ldap)).await;
+    let me_after_login = |username: &'static str| {
+        let app = &app;
+        async move {
+            let token = app.login(username, "anna-pw").await["access_token"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            app.me(&token).await.json::<Value>().await.unwrap()
+        }
+    };
+    let first = me_after_login("anna").await;
+    assert_eq!(first["roles"], serde_json::json!(["teacher", "admin"]));
+    slapd
+        .remove_member(
+            "cn=admins,ou=groups,dc=school,dc=example",
+            "uid=anna,ou=people,dc=school,dc=example",
+        )
+        .await;
+    // Typed in capitals: the account is found under the directory's spelling.
+    let demoted = me_after_login("ANNA").await;
+    assert_eq!(demoted["username"], "anna");
+    assert_eq!(demoted["roles"], serde_json::json!(["teacher"]));
+    assert_eq!(demoted["id"], first["id"]);
+}

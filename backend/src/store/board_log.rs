@@ -1,23 +1,19 @@
 //! Each board's durable event log and the state it leads to. Commands of many boards are
-//! appended in one transaction per batch (see `batch`): the states of the boards involved are
-//! locked, each command is checked against its board's state with [`apply`], accepted ones are
-//! appended with the next offset, and the states are written back, all before the commit.
-//! A command id already in the log answers with its offset and appends nothing.
+//! appended together, per batch (see `batch` and `board_append`): each command is checked
+//! against its board's state, accepted ones are appended with the next offset and the state
+//! is written with them. A command id already in the log answers with its offset and appends
+//! nothing.
 //!
-//! On PostgreSQL the same transaction notifies every node (`pg_notify` is delivered only on
-//! commit), so an event is announced if and only if it is durable.
+//! On PostgreSQL the statement that appends also notifies every node (`pg_notify` is
+//! delivered only on commit), so an event is announced if and only if it is durable.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::Row;
 
-use super::{
-    batch::{placeholders, HeldConnection},
-    lessons::lesson_facts,
-    Engine, Store, StoreError, StoreResult,
-};
-use crate::realtime::actions::{apply, Action, ActionError, BoardState, Steerer};
+use super::{batch::placeholders, Store, StoreError, StoreResult};
+use crate::realtime::actions::{Action, ActionError, BoardState};
 
 /// The PostgreSQL channel every node listens on for new events.
 pub const EVENTS_CHANNEL: &str = "boardcast_events";
@@ -137,12 +133,17 @@ impl Store {
             .collect()
     }
 
-    /// Deletes events older than `before`; states keep what they led to. Returns the count.
+    /// Deletes events older than `before`; states keep what they led to. A board's latest
+    /// event stays: its offset is what makes a node that decided from a stale state collide
+    /// on the log's key (see `board_append`). Returns the count.
     pub async fn trim_board_events(&self, before: i64) -> StoreResult<u64> {
-        let done = sqlx::query("delete from board_events where at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "delete from board_events where at < $1 and seq < \
+             (select s.seq from board_states s where s.board_id = board_events.board_id)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 }
@@ -176,277 +177,6 @@ pub fn parse_notification(payload: &str) -> StoreResult<Vec<LoggedEvent>> {
         .map_err(|e| StoreError::Other(format!("unreadable event notification: {e}")))
 }
 
-/// One batch of commands; see the module docs.
-pub(super) async fn append_batch(
-    held: HeldConnection,
-    engine: Engine,
-    commands: Vec<NewCommand>,
-) -> StoreResult<Vec<Appended>> {
-    let mut lease = held.lease().await?;
-    let connection = lease.connection()?;
-    let result = append_in_transaction(connection, engine, &commands).await;
-    result.map_err(|e| lease.failed(e))
-}
-
-async fn append_in_transaction(
-    connection: &mut AnyConnection,
-    engine: Engine,
-    commands: &[NewCommand],
-) -> Result<Vec<Appended>, sqlx::Error> {
-    let mut boards: Vec<&str> = commands.iter().map(|c| c.board_id.as_str()).collect();
-    boards.sort_unstable();
-    boards.dedup();
-    let now = commands.iter().map(|c| c.at).max().unwrap_or_default();
-    let mut tx = connection.begin().await?;
-    create_missing_states(&mut tx, &boards, now).await?;
-    let mut states = lock_states(&mut tx, engine, &boards).await?;
-    let mut known = logged_command_ids(&mut tx, &boards, commands).await?;
-    let pairings = live_pairings(&mut tx, commands).await?;
-    let lessons = lesson_facts(&mut tx, &lessons_referred_to(commands, &states)).await?;
-    let mut outcomes = Vec::with_capacity(commands.len());
-    let mut appended = Vec::new();
-    for command in commands {
-        let key = (command.board_id.clone(), command.command_id.clone());
-        if let Some(&seq) = known.get(&key) {
-            outcomes.push(Appended::Again { seq });
-            continue;
-        }
-        if pairings.get(&command.pairing_id) != Some(&command.board_id) {
-            outcomes.push(Appended::Unpaired);
-            continue;
-        }
-        let snapshot = states.entry(command.board_id.clone()).or_default();
-        let by = Steerer {
-            user_id: &command.by,
-            is_admin: command.by_admin,
-        };
-        match apply(&snapshot.state, &command.action, &lessons, by, command.at) {
-            Err(refusal) => outcomes.push(Appended::Refused(refusal)),
-            Ok(next) => {
-                snapshot.seq += 1;
-                snapshot.state = next;
-                known.insert(key, snapshot.seq);
-                let event = LoggedEvent {
-                    board_id: command.board_id.clone(),
-                    seq: snapshot.seq,
-                    command_id: command.command_id.clone(),
-                    action: command.action.clone(),
-                    by: command.by.clone(),
-                    at: command.at,
-                };
-                appended.push(event.clone());
-                outcomes.push(Appended::New(event));
-            }
-        }
-    }
-    if !appended.is_empty() {
-        insert_events(&mut tx, &appended).await?;
-        write_states(&mut tx, &states, &appended).await?;
-        if engine == Engine::Postgres {
-            let payloads = notification_payloads(&appended)
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            for payload in payloads {
-                sqlx::query("select pg_notify($1, $2)")
-                    .bind(EVENTS_CHANNEL)
-                    .bind(payload)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-    }
-    tx.commit().await?;
-    Ok(outcomes)
-}
-
-/// The lessons a batch may need: those it opens and those open on its boards.
-fn lessons_referred_to(
-    commands: &[NewCommand],
-    states: &HashMap<String, BoardSnapshot>,
-) -> Vec<String> {
-    let opened = commands.iter().filter_map(|c| match &c.action {
-        Action::OpenLesson { lesson_id, .. } => Some(lesson_id.clone()),
-        _ => None,
-    });
-    let open = states.values().filter_map(|s| s.state.lesson_id.clone());
-    let mut ids: Vec<String> = opened.chain(open).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
-/// Boards never commanded get their empty state, so that every board has a row to lock.
-async fn create_missing_states(
-    tx: &mut AnyConnection,
-    boards: &[&str],
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let rows = (0..boards.len())
-        .map(|i| format!("(${}, 0, $1, $2)", i + 3))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "insert into board_states (board_id, seq, state, updated_at) values {rows} \
-         on conflict (board_id) do nothing"
-    );
-    let empty = encode_state(&BoardState::default());
-    let mut query = sqlx::query(&sql).bind(empty).bind(now);
-    for board in boards {
-        query = query.bind(*board);
-    }
-    query.execute(tx).await?;
-    Ok(())
-}
-
-/// The states of `boards` (sorted), locked until the commit on PostgreSQL; locks are taken
-/// in board order, so two nodes appending to the same boards cannot deadlock. SQLite has a
-/// single writer: the transaction itself is the lock.
-async fn lock_states(
-    tx: &mut AnyConnection,
-    engine: Engine,
-    boards: &[&str],
-) -> Result<HashMap<String, BoardSnapshot>, sqlx::Error> {
-    let lock = if engine == Engine::Postgres {
-        " for update"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "select board_id, seq, state from board_states where board_id in ({}) order by board_id{lock}",
-        placeholders(1, boards.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for board in boards {
-        query = query.bind(*board);
-    }
-    let rows = query.fetch_all(tx).await?;
-    rows.iter()
-        .map(|row| {
-            let state: String = row.try_get("state")?;
-            let state = parse_state(&state).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            Ok((
-                row.try_get("board_id")?,
-                BoardSnapshot {
-                    seq: row.try_get("seq")?,
-                    state,
-                },
-            ))
-        })
-        .collect()
-}
-
-/// The offsets of the batch's command ids already in the logs of their boards.
-async fn logged_command_ids(
-    tx: &mut AnyConnection,
-    boards: &[&str],
-    commands: &[NewCommand],
-) -> Result<HashMap<(String, String), i64>, sqlx::Error> {
-    let sql = format!(
-        "select board_id, command_id, seq from board_events \
-         where board_id in ({}) and command_id in ({})",
-        placeholders(1, boards.len()),
-        placeholders(boards.len() + 1, commands.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for board in boards {
-        query = query.bind(*board);
-    }
-    for command in commands {
-        query = query.bind(&command.command_id);
-    }
-    let rows = query.fetch_all(tx).await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                (row.try_get("board_id")?, row.try_get("command_id")?),
-                row.try_get("seq")?,
-            ))
-        })
-        .collect()
-}
-
-/// The board of each pairing of the batch that still exists.
-async fn live_pairings(
-    tx: &mut AnyConnection,
-    commands: &[NewCommand],
-) -> Result<HashMap<String, String>, sqlx::Error> {
-    let sql = format!(
-        "select id, board_id from pairings where id in ({})",
-        placeholders(1, commands.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for command in commands {
-        query = query.bind(&command.pairing_id);
-    }
-    let rows = query.fetch_all(tx).await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("id")?, row.try_get("board_id")?)))
-        .collect()
-}
-
-async fn insert_events(tx: &mut AnyConnection, events: &[LoggedEvent]) -> Result<(), sqlx::Error> {
-    let rows = (0..events.len())
-        .map(|i| format!("({})", placeholders(i * 6 + 1, 6)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "insert into board_events (board_id, seq, command_id, action, by_user_id, at) values {rows}"
-    );
-    let mut query = sqlx::query(&sql);
-    for event in events {
-        let action = serde_json::to_string(&event.action)
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        query = query
-            .bind(&event.board_id)
-            .bind(event.seq)
-            .bind(&event.command_id)
-            .bind(action)
-            .bind(&event.by)
-            .bind(event.at);
-    }
-    query.execute(tx).await?;
-    Ok(())
-}
-
-/// Writes back the states of the boards that got events.
-async fn write_states(
-    tx: &mut AnyConnection,
-    states: &HashMap<String, BoardSnapshot>,
-    appended: &[LoggedEvent],
-) -> Result<(), sqlx::Error> {
-    let mut changed: Vec<(&str, i64)> = Vec::new();
-    for event in appended {
-        match changed
-            .iter_mut()
-            .find(|(board, _)| *board == event.board_id)
-        {
-            Some(entry) => entry.1 = event.at.max(entry.1),
-            None => changed.push((&event.board_id, event.at)),
-        }
-    }
-    let rows = (0..changed.len())
-        .map(|i| format!("({})", placeholders(i * 4 + 1, 4)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "insert into board_states (board_id, seq, state, updated_at) values {rows} \
-         on conflict (board_id) do update set seq = excluded.seq, state = excluded.state, \
-         updated_at = excluded.updated_at"
-    );
-    let mut query = sqlx::query(&sql);
-    for (board, at) in changed {
-        let snapshot = states
-            .get(board)
-            .ok_or_else(|| sqlx::Error::Protocol(format!("no state for board {board}")))?;
-        query = query
-            .bind(board)
-            .bind(snapshot.seq)
-            .bind(encode_state(&snapshot.state))
-            .bind(at);
-    }
-    query.execute(tx).await?;
-    Ok(())
-}
-
 fn event_from_row(row: &sqlx::any::AnyRow) -> StoreResult<LoggedEvent> {
     let action: String = row.try_get("action")?;
     Ok(LoggedEvent {
@@ -460,12 +190,12 @@ fn event_from_row(row: &sqlx::any::AnyRow) -> StoreResult<LoggedEvent> {
     })
 }
 
-fn encode_state(state: &BoardState) -> String {
+pub(super) fn encode_state(state: &BoardState) -> String {
     // A struct of plain fields always serializes.
     serde_json::to_string(state).unwrap_or_default()
 }
 
-fn parse_state(stored: &str) -> StoreResult<BoardState> {
+pub(super) fn parse_state(stored: &str) -> StoreResult<BoardState> {
     serde_json::from_str(stored)
         .map_err(|e| StoreError::Other(format!("unreadable stored board state: {e}")))
 }

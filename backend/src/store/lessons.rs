@@ -3,10 +3,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use std::collections::HashMap;
-
 use super::{batch::placeholders, Store, StoreResult, UploadRow};
-use crate::realtime::actions::LessonFacts;
 
 /// A lesson as stored; `slides` is the validated JSON array.
 #[derive(Debug, Clone, FromRow, PartialEq, Eq)]
@@ -183,31 +180,4 @@ async fn link_media(
     }
     query.execute(tx).await?;
     Ok(())
-}
-
-/// Owner and slide count of the lessons with these ids that exist, for validating board
-/// commands inside the appending transaction.
-pub(super) async fn lesson_facts(
-    tx: &mut AnyConnection,
-    ids: &[String],
-) -> Result<HashMap<String, LessonFacts>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let sql = format!(
-        "select id, owner_id, slide_count from lessons where id in ({})",
-        placeholders(1, ids.len())
-    );
-    let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql);
-    for id in ids {
-        query = query.bind(id);
-    }
-    let rows = query.fetch_all(tx).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, owner_id, slides)| {
-            let slides = u32::try_from(slides).unwrap_or(u32::MAX);
-            (id, LessonFacts { owner_id, slides })
-        })
-        .collect())
 }

@@ -5,6 +5,7 @@
 //! is written once, and the same test suite runs on both engines.
 
 mod batch;
+mod board_append;
 mod board_log;
 mod boards;
 mod clients;
@@ -141,7 +142,7 @@ impl Batches {
             users: Batcher::spawn(move |names| users::find_users(c.clone(), names)),
             login_writes: Batcher::spawn(move |new| login_writes::write_batch(d.clone(), new)),
             appends: Batcher::spawn_sized(Self::MAX_APPENDS, move |commands| {
-                board_log::append_batch(e.clone(), engine, commands)
+                board_append::append_batch(e.clone(), engine, commands)
             }),
             connections,
             readers: readers.cloned(),

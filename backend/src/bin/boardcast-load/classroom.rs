@@ -18,9 +18,15 @@ use tokio::{
     sync::{mpsc, watch},
     task::JoinSet,
 };
-use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{
+    tungstenite::{protocol::WebSocketConfig, Message},
+    MaybeTlsStream, WebSocketStream,
+};
 
 use super::{http, stats::Latencies, Args, Report};
+
+/// Bytes read from a socket at a time.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -196,9 +202,16 @@ async fn open_board(
 
 /// Opens a socket and waits for its `welcome`.
 async fn greet(node: SocketAddr, hello: &Value) -> anyhow::Result<Socket> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{node}/ws"))
-        .await
-        .with_context(|| format!("websocket to {node}"))?;
+    // Small read buffers, as the node's: the default (128 KiB) is zeroed before every read,
+    // and with thousands of sockets that alone would take the cores the nodes are measured on.
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{node}/ws"),
+        Some(config),
+        false,
+    )
+    .await
+    .with_context(|| format!("websocket to {node}"))?;
     socket.send(Message::Text(hello.to_string().into())).await?;
     loop {
         let frame = read_json(&mut socket).await?;

@@ -289,7 +289,9 @@ async fn highest_sustained_rate() {
         "Highest sustained command rate on one node (SQLite; {BOARDS} boards, 1 controller each)"
     );
     let mut best = 0.0;
-    for rate in [500.0, 1_000.0, 2_000.0, 3_000.0, 4_000.0, 5_000.0, 6_000.0, 8_000.0] {
+    for rate in [
+        500.0, 1_000.0, 2_000.0, 3_000.0, 4_000.0, 5_000.0, 6_000.0, 8_000.0,
+    ] {
         let mut load = Load::start(&[node.address], BOARDS, 1, rate, seconds() / 2.0);
         load.connected().await;
         let report = load.report().await;

@@ -95,6 +95,10 @@ pub struct PairingSettings {
     pub unpaired_board_ttl: Duration,
 }
 
+/// The shortest history kept: two nodes that decided a board's next offset from the same
+/// state collide on the event the first one appended, so it must outlive any such race.
+const MIN_HISTORY_RETENTION: Duration = Duration::from_secs(60);
+
 /// The boards' event logs (extensions of API.md, all optional).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -302,6 +306,13 @@ impl Settings {
                     .into(),
             ));
         }
+        if self.realtime.history_retention < MIN_HISTORY_RETENTION {
+            return Err(ConfigError(
+                "realtime.history_retention: must be at least 1m (a board's recent events \
+                 are how nodes appending at the same moment notice each other)"
+                    .into(),
+            ));
+        }
         if self.media.sync_interval.is_zero() || self.media.sync_concurrency == 0 {
             return Err(ConfigError(
                 "media: sync_interval and sync_concurrency must be above zero".into(),
@@ -500,6 +511,12 @@ mod tests {
         let err = Settings::from_sources(None, env(&[("BOARDCAST_DATABASE_URL", "mysql://x")]))
             .unwrap_err();
         assert!(err.to_string().contains("database_url"), "{err}");
+        let err = Settings::from_sources(
+            None,
+            env(&[("BOARDCAST_REALTIME__HISTORY_RETENTION", "10s")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("history_retention"), "{err}");
     }
 
     #[test]

@@ -69,8 +69,10 @@ impl LoginThrottle {
                 address_key: address_key(address),
             })
             .await?;
-        let (user_failures, user_window_end) = self.open_window(facts.user_counter, now);
-        let (address_failures, address_window_end) = self.open_window(facts.address_counter, now);
+        let (user_failures, user_window_end) =
+            Counter::open_window(facts.user_counter, now, self.window_ms);
+        let (address_failures, address_window_end) =
+            Counter::open_window(facts.address_counter, now, self.window_ms);
         let window_end = if user_failures >= self.per_user {
             user_window_end
         } else if address_failures >= self.per_address {
@@ -82,16 +84,6 @@ impl LoginThrottle {
             }));
         };
         Ok(Err(Throttled::until(window_end, now)))
-    }
-
-    /// The failures of a counter's window still open at `now`, and when that window ends.
-    fn open_window(&self, counter: Option<Counter>, now: i64) -> (i64, i64) {
-        match counter {
-            Some(c) if c.window_start + self.window_ms > now => {
-                (c.failures, c.window_start + self.window_ms)
-            }
-            _ => (0, now + self.window_ms),
-        }
     }
 
     pub async fn record_failure(

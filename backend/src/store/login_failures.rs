@@ -8,10 +8,28 @@ use super::{
 /// A counter as stored: key, start of its window, failures in it.
 pub(super) type CounterRow = (String, i64, i64);
 
+/// A stored failure counter: when its window started and the failures in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    pub window_start: i64,
+    pub failures: i64,
+}
+
+impl Counter {
+    /// The failures of `counter`'s window if it is still open at `now`, and when that window
+    /// ends; with no open window, none yet and a window starting now.
+    pub fn open_window(counter: Option<Counter>, now: i64, window_ms: i64) -> (i64, i64) {
+        match counter {
+            Some(c) if c.window_start + window_ms > now => (c.failures, c.window_start + window_ms),
+            _ => (0, now + window_ms),
+        }
+    }
+}
+
 impl Store {
     /// For each key, the failures recorded in the window still open at `now` and when that
-    /// window ends. Concurrent logins share one statement (see `batch`): each asks for its
-    /// username's and its address's counters together.
+    /// window ends. Concurrent callers share one statement (see `batch`). Logins read theirs
+    /// with their account instead (`login_facts`).
     pub async fn login_failures<const N: usize>(
         &self,
         keys: [&str; N],
@@ -23,14 +41,16 @@ impl Store {
             .failure_counters
             .call(keys.iter().map(|key| key.to_string()).collect())
             .await?;
-        Ok(
-            keys.map(|key| match rows.iter().find(|(k, _, _)| k == key) {
-                Some((_, start, failures)) if start + window_ms > now => {
-                    (*failures, start + window_ms)
-                }
-                _ => (0, now + window_ms),
-            }),
-        )
+        Ok(keys.map(|key| {
+            let counter =
+                rows.iter()
+                    .find(|(k, _, _)| k == key)
+                    .map(|&(_, window_start, failures)| Counter {
+                        window_start,
+                        failures,
+                    });
+            Counter::open_window(counter, now, window_ms)
+        }))
     }
 
     /// Counts one more failure for `key`, starting a new window when the old one is over.

@@ -7,6 +7,7 @@ use sqlx::{any::AnyRow, Row};
 
 use super::{
     batch::{placeholders, HeldConnection},
+    login_failures::Counter,
     users::UserRow,
     Store, StoreResult,
 };
@@ -17,13 +18,6 @@ pub struct LoginLookup {
     pub username: String,
     pub user_key: String,
     pub address_key: String,
-}
-
-/// A stored failure counter: when its window started and the failures in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counter {
-    pub window_start: i64,
-    pub failures: i64,
 }
 
 /// What one login found.

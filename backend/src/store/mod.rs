@@ -26,7 +26,8 @@ pub use board_log::{
 pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
 pub use lessons::{LessonRow, LessonUpdate};
-pub use login_lookups::{Counter, LoginFacts, LoginLookup};
+pub use login_failures::Counter;
+pub use login_lookups::{LoginFacts, LoginLookup};
 pub use nodes::NodeRow;
 pub use sessions::WebSessions;
 pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};

@@ -17,7 +17,7 @@ use oxide_auth::primitives::scope::Scope;
 use crate::{
     directory::{Directory, DirectoryError},
     metrics::{LoginOutcome, Metrics},
-    store::{Store, StoreError},
+    store::{LoginSession, Store, StoreError},
 };
 
 /// Why a grant was refused, in RFC 6749 §5.2 terms plus the two operational answers
@@ -70,6 +70,16 @@ pub struct ClientCredentials {
     pub secret: Option<String>,
 }
 
+/// A password grant as asked for (RFC 6749 §4.3), and where it came from.
+pub struct PasswordGrant<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub scope: Option<&'a str>,
+    pub address: IpAddr,
+    /// The web session to start with the login (the `web` client's cookie), if any.
+    pub session: Option<LoginSession>,
+}
+
 /// Everything a node needs to turn credentials into tokens.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -83,16 +93,20 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// The resource-owner password grant (RFC 6749 §4.3).
-    #[tracing::instrument(skip_all, fields(client.id = %client.client_id, user.name = %username))]
+    #[tracing::instrument(skip_all, fields(client.id = %client.client_id, user.name = %grant.username))]
     pub async fn password_grant(
         &self,
         client: ClientCredentials,
-        username: &str,
-        password: &str,
-        scope: Option<&str>,
-        address: IpAddr,
+        grant: PasswordGrant<'_>,
         now: i64,
     ) -> Result<IssuedTokens, GrantError> {
+        let PasswordGrant {
+            username,
+            password,
+            scope,
+            address,
+            session,
+        } = grant;
         let client = self
             .registrar
             .authenticate(&client.client_id, client.secret)
@@ -155,7 +169,13 @@ impl Authenticator {
             .await?;
         let issued = self
             .tokens
-            .issue(&user.id, &client.client_id, &scope.to_string(), now)
+            .issue(
+                &user.id,
+                &client.client_id,
+                &scope.to_string(),
+                session.as_ref(),
+                now,
+            )
             .await?;
         tracing::info!(user.id = %user.id, "login succeeded");
         self.metrics.record_login(LoginOutcome::success);
@@ -169,6 +189,7 @@ impl Authenticator {
         client: ClientCredentials,
         refresh_token: &str,
         scope: Option<&str>,
+        session: Option<&LoginSession>,
         now: i64,
     ) -> Result<IssuedTokens, GrantError> {
         let client = self
@@ -184,7 +205,7 @@ impl Authenticator {
         // login of a client gets at most the client's scope, so this bounds the family's.
         negotiate_scope(&client, scope)?;
         self.tokens
-            .refresh(refresh_token, &client.client_id, now)
+            .refresh(refresh_token, &client.client_id, session, now)
             .await?
             .ok_or_else(|| GrantError::InvalidGrant("the refresh token is not valid".into()))
     }

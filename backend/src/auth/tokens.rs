@@ -14,10 +14,14 @@ use std::{
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tower_sessions::session::Id;
 
 use crate::{
     config::AuthSettings,
-    store::{duration_millis, NewTokenPair, RotateOutcome, Store, StoreResult, TokenPrincipal},
+    store::{
+        duration_millis, LoginSession, NewTokenPair, RotateOutcome, Store, StoreResult,
+        TokenPrincipal,
+    },
 };
 
 /// More cached tokens than this and the cache is emptied: memory stays bounded under a flood
@@ -31,7 +35,8 @@ pub struct IssuedTokens {
     pub refresh_token: String,
     pub expires_in: Duration,
     pub scope: String,
-    pub family_id: String,
+    /// The web session started with the login, for its cookie.
+    pub session: Option<Id>,
 }
 
 /// Issues, rotates, checks and revokes tokens.
@@ -79,25 +84,27 @@ impl TokenService {
         (access, refresh, pair)
     }
 
-    /// Starts a login: a new token family for `user_id` and its first pair.
+    /// Starts a login: a new token family for `user_id` and its first pair, stored with
+    /// the web session it starts, if any.
     pub async fn issue(
         &self,
         user_id: &str,
         client_id: &str,
         scope: &str,
+        session: Option<&LoginSession>,
         now: i64,
     ) -> StoreResult<IssuedTokens> {
         let (access_token, refresh_token, pair) = self.new_pair(now);
-        let family_id = self
+        let login = self
             .store
-            .create_token_family(user_id, client_id, scope, &pair)
+            .create_token_family(user_id, client_id, scope, &pair, session)
             .await?;
         Ok(IssuedTokens {
             access_token,
             refresh_token,
             expires_in: self.access_ttl,
             scope: scope.to_string(),
-            family_id,
+            session: login.session,
         })
     }
 
@@ -121,12 +128,14 @@ impl TokenService {
         Ok(added.map(|_| (token, self.access_ttl)))
     }
 
-    /// Spends a refresh token for a new pair. `None` when the token is not usable; reuse of
-    /// a spent token also revokes its family (the store sees to that).
+    /// Spends a refresh token for a new pair, and starts the web session given (the `web`
+    /// client's cookie follows its newest tokens). `None` when the token is not usable; reuse
+    /// of a spent token also revokes its family (the store sees to that).
     pub async fn refresh(
         &self,
         refresh_token: &str,
         client_id: &str,
+        session: Option<&LoginSession>,
         now: i64,
     ) -> StoreResult<Option<IssuedTokens>> {
         let (access_token, new_refresh, pair) = self.new_pair(now);
@@ -135,13 +144,33 @@ impl TokenService {
             .rotate_refresh_token(&digest(refresh_token), client_id, &pair, now)
             .await?
         {
-            RotateOutcome::Rotated(principal) => Ok(Some(IssuedTokens {
-                access_token,
-                refresh_token: new_refresh,
-                expires_in: self.access_ttl,
-                scope: principal.scope,
-                family_id: principal.family_id,
-            })),
+            RotateOutcome::Rotated(principal) => {
+                // The old refresh token is spent now: failing here would lose the login, so a
+                // session that cannot be stored only costs the cookie.
+                let session = match session {
+                    Some(session) => {
+                        match self
+                            .store
+                            .start_web_session(&principal.family_id, session)
+                            .await
+                        {
+                            Ok(started) => started.then_some(session.id),
+                            Err(error) => {
+                                tracing::warn!(%error, "refreshed, but no session cookie could be set");
+                                None
+                            }
+                        }
+                    }
+                    None => None,
+                };
+                Ok(Some(IssuedTokens {
+                    access_token,
+                    refresh_token: new_refresh,
+                    expires_in: self.access_ttl,
+                    scope: principal.scope,
+                    session,
+                }))
+            }
             RotateOutcome::Reused => {
                 tracing::warn!("a spent refresh token was presented again: its login is revoked");
                 self.forget_cached();

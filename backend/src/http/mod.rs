@@ -35,9 +35,8 @@ use tower_http::{
     services::{ServeDir, ServeFile},
     trace::TraceLayer,
 };
-use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 
-use crate::{config::Settings, state::AppState, store::WebSessions};
+use crate::state::AppState;
 
 /// Bodies above this are refused with 413 unless a route sets its own limit (uploads).
 const BODY_LIMIT: usize = 64 * 1024;
@@ -46,11 +45,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application, ready to serve.
 pub fn router(state: AppState) -> Router {
-    let with_sessions = Router::new()
-        .merge(oauth::router())
-        .merge(session::router())
-        .layer(session_layer(&state.settings, state.store.web_sessions()));
+    let with_sessions = session::router()
+        .layer(session::SessionCookie::new(&state.settings).layer(state.store.web_sessions()));
     let mut app = Router::new()
+        .merge(oauth::router())
         .merge(with_sessions)
         .merge(me::router())
         .merge(boards::router())
@@ -163,22 +161,6 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
 /// The session cookie: HttpOnly, `Secure` when the node is reached over HTTPS, valid while
 /// used within the refresh-token lifetime, on `web.cookie_domain` when set (SPA and API on
 /// sibling subdomains).
-fn session_layer(settings: &Settings, sessions: WebSessions) -> SessionManagerLayer<WebSessions> {
-    let inactivity = time::Duration::try_from(settings.auth.refresh_token_ttl)
-        .unwrap_or(time::Duration::days(30));
-    let layer = SessionManagerLayer::new(sessions)
-        .with_name("boardcast_session")
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(settings.public_url.starts_with("https://"))
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(inactivity));
-    match settings.web.cookie_domain.as_str() {
-        "" => layer,
-        domain => layer.with_domain(domain.to_string()),
-    }
-}
-
 /// Browsers on the listed origins may call the API with credentials (the session cookie).
 fn cors_layer(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins

@@ -3,6 +3,12 @@
 
 use std::{collections::HashMap, net::IpAddr};
 
+use super::{extract::ClientAddress, session::SessionCookie};
+use crate::{
+    auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens, PasswordGrant},
+    state::AppState,
+    store::now_millis,
+};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
@@ -13,14 +19,6 @@ use axum::{
 };
 use base64::Engine as _;
 use serde_json::json;
-use tower_sessions::Session;
-
-use super::{extract::ClientAddress, session::remember_login};
-use crate::{
-    auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens},
-    state::AppState,
-    store::now_millis,
-};
 
 /// The public client of the SPA; its logins also get a session cookie.
 const WEB_CLIENT: &str = "web";
@@ -33,65 +31,63 @@ pub fn router() -> Router<AppState> {
 
 async fn token(
     State(auth): State<Authenticator>,
+    State(cookie): State<SessionCookie>,
     ClientAddress(client_address): ClientAddress,
-    session: Session,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let used_basic = headers.contains_key(header::AUTHORIZATION);
-    match grant(&auth, client_address, &headers, body).await {
-        Ok((issued, client_id)) => {
-            // The cookie only spares a reload the password: if the session store fails, the
-            // teacher still gets the tokens just issued.
-            if client_id == WEB_CLIENT {
-                if let Err(error) = remember_login(&session, issued.family_id.clone()).await {
-                    tracing::warn!(%error, "login succeeded but no session cookie could be set");
-                }
+    match grant(&auth, &cookie, client_address, &headers, body).await {
+        Ok(issued) => {
+            let set_cookie = issued.session.and_then(|id| cookie.set_cookie(id));
+            let mut response = token_response(issued);
+            if let Some(set_cookie) = set_cookie {
+                response
+                    .headers_mut()
+                    .insert(header::SET_COOKIE, set_cookie);
             }
-            token_response(issued)
+            response
         }
         Err(error) => oauth_error(error, used_basic),
     }
 }
 
-/// Runs the grant the form asks for; on success also says which client it was for.
+/// Runs the grant the form asks for. The web client's grants also start its session, in the
+/// same commit as the tokens of a login.
 async fn grant(
     auth: &Authenticator,
+    cookie: &SessionCookie,
     client_address: IpAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(IssuedTokens, String), GrantError> {
+) -> Result<IssuedTokens, GrantError> {
     let form = parse_form(headers, body)?;
     let client = client_credentials(headers, &form)?;
-    let client_id = client.client_id.clone();
     let now = now_millis();
+    let session = (client.client_id == WEB_CLIENT).then(|| cookie.start(headers, now));
     let field = |name: &str| form.get(name).map(String::as_str);
-    let issued = match field("grant_type") {
+    match field("grant_type") {
         Some("password") => {
-            let username = field("username")
-                .ok_or_else(|| GrantError::InvalidRequest("username is missing".into()))?;
-            let password = field("password")
-                .ok_or_else(|| GrantError::InvalidRequest("password is missing".into()))?;
-            auth.password_grant(
-                client,
-                username,
-                password,
-                field("scope"),
-                client_address,
-                now,
-            )
-            .await
+            let grant = PasswordGrant {
+                username: field("username")
+                    .ok_or_else(|| GrantError::InvalidRequest("username is missing".into()))?,
+                password: field("password")
+                    .ok_or_else(|| GrantError::InvalidRequest("password is missing".into()))?,
+                scope: field("scope"),
+                address: client_address,
+                session,
+            };
+            auth.password_grant(client, grant, now).await
         }
         Some("refresh_token") => {
             let refresh = field("refresh_token")
                 .ok_or_else(|| GrantError::InvalidRequest("refresh_token is missing".into()))?;
-            auth.refresh_grant(client, refresh, field("scope"), now)
+            auth.refresh_grant(client, refresh, field("scope"), session.as_ref(), now)
                 .await
         }
         Some(_) => Err(GrantError::Unsupported),
         None => Err(GrantError::InvalidRequest("grant_type is missing".into())),
-    }?;
-    Ok((issued, client_id))
+    }
 }
 
 /// Reads an `application/x-www-form-urlencoded` body; a repeated parameter is an error

@@ -1,4 +1,4 @@
-//! The web client's session cookie: set by a successful password grant for `client_id=web`,
+//! The web client's session cookie: set by a successful grant for `client_id=web`,
 //! it lets a reloaded page get a fresh access token (`POST /api/session/token`) without the
 //! password, and `DELETE /api/session` logs out. The session holds only the login's token
 //! family id, never a token.
@@ -7,27 +7,27 @@
 //! trusts (`web.allowed_origins` or its own `public_url`): another site cannot use them.
 
 use axum::{
-    extract::State,
-    http::{header, HeaderMap, StatusCode},
+    extract::{FromRef, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, post},
     Json, Router,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tower_sessions::Session;
+use tower_sessions::{
+    cookie::{Cookie, SameSite},
+    session::Id,
+    Expiry, Session, SessionManagerLayer,
+};
 
 use super::error::ApiError;
-use crate::{config::Settings, state::AppState, store::now_millis};
+use crate::{
+    config::Settings,
+    state::AppState,
+    store::{duration_millis, now_millis, LoginSession, WebLogin, WebSessions, LOGIN_KEY},
+};
 
-/// Where the login is kept in the session.
-const LOGIN_KEY: &str = "login";
-
-/// The part of a login a session remembers.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct WebLogin {
-    pub family_id: String,
-}
+const COOKIE_NAME: &str = "boardcast_session";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,16 +35,84 @@ pub fn router() -> Router<AppState> {
         .route("/api/session", delete(delete_session))
 }
 
-/// Starts a session for a fresh web login. A request that came with a session cookie gets a
-/// new id, so a planted cookie is useless; one without gets a fresh id anyway.
-pub async fn remember_login(session: &Session, family_id: String) -> Result<(), ApiError> {
-    if session.id().is_some() {
-        session.cycle_id().await.map_err(session_failed)?;
+/// The session cookie's attributes, defined once for the session layer (which reads the
+/// cookie and removes it at logout) and for the grants that set it. A session lasts as long
+/// as its login's refresh token.
+pub struct SessionCookie {
+    secure: bool,
+    domain: Option<String>,
+    lifetime: std::time::Duration,
+}
+
+impl FromRef<AppState> for SessionCookie {
+    fn from_ref(state: &AppState) -> Self {
+        Self::new(&state.settings)
     }
-    session
-        .insert(LOGIN_KEY, WebLogin { family_id })
-        .await
-        .map_err(session_failed)
+}
+
+impl SessionCookie {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            secure: settings.public_url.starts_with("https://"),
+            domain: Some(settings.web.cookie_domain.clone()).filter(|domain| !domain.is_empty()),
+            lifetime: settings.auth.refresh_token_ttl,
+        }
+    }
+
+    fn max_age(&self) -> time::Duration {
+        time::Duration::try_from(self.lifetime).unwrap_or(time::Duration::days(30))
+    }
+
+    /// The layer that gives the session endpoints their [`Session`].
+    pub fn layer(&self, sessions: WebSessions) -> SessionManagerLayer<WebSessions> {
+        let layer = SessionManagerLayer::new(sessions)
+            .with_name(COOKIE_NAME)
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(self.secure)
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(self.max_age()));
+        match &self.domain {
+            None => layer,
+            Some(domain) => layer.with_domain(domain.clone()),
+        }
+    }
+
+    /// The session a grant made with these request headers starts: always a fresh id, so a
+    /// planted cookie is useless, and it ends the session the browser presented, if any.
+    pub fn start(&self, headers: &HeaderMap, now: i64) -> LoginSession {
+        LoginSession {
+            id: Id::default(),
+            expires_at: now + duration_millis(self.lifetime),
+            replaces: presented_session(headers),
+        }
+    }
+
+    /// The `Set-Cookie` value that gives the browser session `id`.
+    pub fn set_cookie(&self, id: Id) -> Option<HeaderValue> {
+        let mut cookie = Cookie::build((COOKIE_NAME, id.to_string()))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .path("/")
+            .max_age(self.max_age());
+        if let Some(domain) = &self.domain {
+            cookie = cookie.domain(domain.clone());
+        }
+        HeaderValue::from_str(&cookie.build().to_string()).ok()
+    }
+}
+
+/// The session id in a request's cookie, if it carries a well-formed one.
+fn presented_session(headers: &HeaderMap) -> Option<Id> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == COOKIE_NAME)
+        .and_then(|cookie| cookie.value().parse().ok())
 }
 
 async fn create_session_token(

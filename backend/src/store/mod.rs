@@ -29,8 +29,8 @@ pub use lessons::{LessonRow, LessonUpdate};
 pub use login_failures::Counter;
 pub use login_lookups::{LoginFacts, LoginLookup};
 pub use nodes::NodeRow;
-pub use sessions::WebSessions;
-pub use tokens::{NewTokenPair, RotateOutcome, TokenPrincipal};
+pub use sessions::{LoginSession, WebLogin, WebSessions, LOGIN_KEY};
+pub use tokens::{NewLogin, NewTokenPair, RotateOutcome, TokenPrincipal};
 pub use uploads::{CatalogEntry, UploadRow};
 pub use users::{NewUser, UserRow};
 
@@ -141,7 +141,9 @@ impl Batches {
                 login_lookups::read_login_facts(b.clone(), lookups)
             }),
             users: Batcher::spawn(move |names| users::find_users(c.clone(), names)),
-            login_writes: Batcher::spawn(move |new| login_writes::write_batch(d.clone(), new)),
+            login_writes: Batcher::spawn(move |new| {
+                login_writes::write_batch(d.clone(), engine, new)
+            }),
             appends: Batcher::spawn_sized(Self::MAX_APPENDS, move |commands| {
                 board_append::append_batch(e.clone(), engine, commands)
             }),
@@ -249,8 +251,12 @@ fn pool_options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if engine == Engine::Sqlite {
+                    // Statement journals (a multi-row insert inside a transaction keeps one)
+                    // stay in memory: spilled to a temporary file, each login batch paid for
+                    // creating, writing and deleting it.
                     conn.execute(
-                        "pragma journal_mode = wal; pragma busy_timeout = 5000; pragma foreign_keys = on;",
+                        "pragma journal_mode = wal; pragma busy_timeout = 5000; \
+                         pragma foreign_keys = on; pragma temp_store = memory;",
                     )
                     .await?;
                 }

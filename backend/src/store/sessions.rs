@@ -1,10 +1,14 @@
 //! Web sessions (tower-sessions) in the shared database, so a reloaded page can get a new
 //! access token from any node. They go through the same pool and query layer as everything
-//! else: a new session is one statement, and on SQLite no second pool competes for the
-//! single writer.
+//! else, so on SQLite no second pool competes for the single writer. A login writes its
+//! session together with its tokens (see `login_writes`): the record's shape is defined here,
+//! next to the store that reads it back.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sqlx::AnyConnection;
+use serde::{Deserialize, Serialize};
+use sqlx::{any::AnyRow, AnyConnection, Row};
 use time::OffsetDateTime;
 use tower_sessions::{
     session::{Id, Record},
@@ -13,8 +17,47 @@ use tower_sessions::{
 };
 
 use super::{
-    batch::placeholders, login_writes::LoginWrite, millis, now_millis, Store, StoreResult,
+    batch::placeholders, login_writes::SessionStart, millis, now_millis, Store, StoreError,
+    StoreResult,
 };
+
+/// Where a web session keeps its login.
+pub const LOGIN_KEY: &str = "login";
+
+/// The part of a login a web session remembers: its token family, never a token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WebLogin {
+    pub family_id: String,
+}
+
+/// A web session for a login to start: its id (fresh, never the one the browser sent, so
+/// a planted cookie is useless), when it ends, and the session the browser held before,
+/// which the login ends.
+#[derive(Debug, Clone)]
+pub struct LoginSession {
+    pub id: Id,
+    pub expires_at: i64,
+    pub replaces: Option<Id>,
+}
+
+impl LoginSession {
+    /// The rows that start this session for the login of `family_id`.
+    pub(super) fn start(&self, family_id: &str) -> StoreResult<SessionStart> {
+        let login = WebLogin {
+            family_id: family_id.to_string(),
+        };
+        let data = serde_json::to_string(&HashMap::from([(LOGIN_KEY, login)]))
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok(SessionStart {
+            record: NewSession {
+                id: self.id.to_string(),
+                data,
+                expires_at: self.expires_at,
+            },
+            replaces: self.replaces.map(|id| id.to_string()),
+        })
+    }
+}
 
 /// The session store of a node; see the module docs.
 #[derive(Clone)]
@@ -38,6 +81,23 @@ impl Store {
         }
     }
 
+    /// Starts a web session for the live login of `family_id` (a web client's refresh
+    /// grant); says whether it went in (see [`NewLogin`](super::NewLogin) for why it may not).
+    pub async fn start_web_session(
+        &self,
+        family_id: &str,
+        session: &LoginSession,
+    ) -> StoreResult<bool> {
+        let start = session.start(family_id)?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(replaced) = &start.replaces {
+            delete_sessions(&mut tx, &[replaced]).await?;
+        }
+        let inserted = insert_sessions(&mut tx, &[&start.record]).await?;
+        tx.commit().await?;
+        Ok(inserted == [true])
+    }
+
     /// Deletes sessions whose expiry has passed; returns how many.
     pub async fn purge_expired_sessions(&self, now: i64) -> StoreResult<u64> {
         Ok(
@@ -52,25 +112,24 @@ impl Store {
 
 #[async_trait]
 impl SessionStore for WebSessions {
-    /// Inserts only if the id is free; a taken id (as unlikely as guessing 128 random bits)
-    /// gets a new one instead of overwriting someone else's session. Concurrent logins share
-    /// one statement (see `batch`).
+    /// Inserts only if the id is free: a taken id (as unlikely as guessing 128 random bits)
+    /// gets a new one instead of overwriting someone else's session. Logins start their
+    /// sessions without this (see [`LoginSession`]); it is here for the trait's sake.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let (data, expires_at) = encode(record)?;
         loop {
-            let session = NewSession {
-                id: record.id.to_string(),
-                data: data.clone(),
-                expires_at,
-            };
-            let inserted = self
-                .store
-                .batches
-                .login_writes
-                .call(LoginWrite::Session(session))
-                .await
-                .map_err(|e| Error::Backend(e.to_string()))?;
-            if inserted {
+            let inserted = sqlx::query(
+                "insert into web_sessions (id, data, expires_at) values ($1, $2, $3) \
+                 on conflict (id) do nothing",
+            )
+            .bind(record.id.to_string())
+            .bind(&data)
+            .bind(expires_at)
+            .execute(&self.store.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+            if inserted == 1 {
                 return Ok(());
             }
             record.id = Id::default();
@@ -131,32 +190,65 @@ pub(super) struct NewSession {
     expires_at: i64,
 }
 
+/// Parameters each new session binds (see [`bind_session`]).
+const SESSION_PARAMETERS: usize = 3;
+
 /// One statement inserting a batch of new sessions; says for each whether it went in.
 pub(super) async fn insert_sessions(
     connection: &mut AnyConnection,
     sessions: &[&NewSession],
 ) -> Result<Vec<bool>, sqlx::Error> {
-    let rows: Vec<String> = (0..sessions.len())
-        .map(|i| format!("({})", placeholders(3 * i + 1, 3)))
+    let sql = insert_sessions_sql(1, sessions.len());
+    let mut query = sqlx::query(&sql);
+    for session in sessions {
+        query = bind_session(query, session);
+    }
+    let inserted = query.fetch_all(connection).await?;
+    which_went_in(sessions, &inserted)
+}
+
+/// An insert of `count` sessions, numbering its parameters from `$first`, that skips taken
+/// ids and returns those it inserted.
+pub(super) fn insert_sessions_sql(first: usize, count: usize) -> String {
+    let rows: Vec<String> = (0..count)
+        .map(|i| {
+            format!(
+                "({})",
+                placeholders(first + SESSION_PARAMETERS * i, SESSION_PARAMETERS)
+            )
+        })
         .collect();
-    let sql = format!(
+    format!(
         "insert into web_sessions (id, data, expires_at) values {} \
          on conflict (id) do nothing returning id",
         rows.join(", ")
-    );
-    let mut query = sqlx::query_as::<_, (String,)>(&sql);
-    for session in sessions {
-        query = query
-            .bind(&session.id)
-            .bind(&session.data)
-            .bind(session.expires_at);
-    }
-    let mut inserted = query.fetch_all(connection).await?;
-    // An id twice in one batch went in once: only the first of the two may claim it.
+    )
+}
+
+pub(super) fn bind_session<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    session: &'q NewSession,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&session.id)
+        .bind(&session.data)
+        .bind(session.expires_at)
+}
+
+/// For each session of a batch, whether its id is among the `inserted` rows (an `id`
+/// column). An id twice in one batch went in once: only the first of the two may claim it.
+pub(super) fn which_went_in(
+    sessions: &[&NewSession],
+    inserted: &[AnyRow],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let mut inserted = inserted
+        .iter()
+        .map(|row| row.try_get::<String, _>(0))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(sessions
         .iter()
         .map(
-            |session| match inserted.iter().position(|(id,)| id == &session.id) {
+            |session| match inserted.iter().position(|id| id == &session.id) {
                 Some(found) => {
                     inserted.swap_remove(found);
                     true
@@ -165,6 +257,23 @@ pub(super) async fn insert_sessions(
             },
         )
         .collect())
+}
+
+/// Ends the sessions of a batch that their browsers replaced with a new login.
+pub(super) async fn delete_sessions(
+    connection: &mut AnyConnection,
+    ids: &[&str],
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "delete from web_sessions where id in ({})",
+        placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.execute(connection).await?;
+    Ok(())
 }
 
 /// The stored form of a record: its data as JSON and its expiry in milliseconds.

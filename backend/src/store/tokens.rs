@@ -7,7 +7,11 @@ use std::collections::HashSet;
 use sqlx::{AnyConnection, FromRow};
 use uuid::Uuid;
 
-use super::{batch::placeholders, login_writes::LoginWrite, Store, StoreResult};
+use tower_sessions::session::Id;
+
+use super::{
+    batch::placeholders, login_writes::LoginWrite, sessions::LoginSession, Store, StoreResult,
+};
 
 /// Digests and expiry times of one freshly issued access + refresh token pair.
 #[derive(Debug, Clone)]
@@ -61,6 +65,15 @@ const LIVE_PRINCIPAL: &str = "select u.id as user_id, u.username, u.display_name
     where t.digest = $1 and t.kind = 'access' and t.expires_at > $2 and t.revoked_at is null \
     and not exists (select 1 from revoked_families r where r.family_id = t.family_id)";
 
+/// What [`Store::create_token_family`] stored.
+#[derive(Debug)]
+pub struct NewLogin {
+    pub family_id: String,
+    /// The web session that went in with the tokens: none when none was asked for, or when
+    /// its id was taken (as unlikely as guessing 128 random bits).
+    pub session: Option<Id>,
+}
+
 /// A login's first pair, with the family it starts and whose it is.
 pub(super) struct NewFamily {
     family_id: String,
@@ -71,16 +84,24 @@ pub(super) struct NewFamily {
 }
 
 impl Store {
-    /// Starts a token family for a login and stores its first pair; returns the family id.
-    /// Concurrent logins share one statement (see `batch`).
+    /// Starts a token family for a login and stores its first pair, with the web session it
+    /// starts if any (see [`LoginSession`]). Concurrent logins share one statement (see
+    /// `batch`).
     pub async fn create_token_family(
         &self,
         user_id: &str,
         client_id: &str,
         scope: &str,
         pair: &NewTokenPair,
-    ) -> StoreResult<String> {
-        let family_id = Uuid::new_v4().to_string();
+        session: Option<&LoginSession>,
+    ) -> StoreResult<NewLogin> {
+        // Time-ordered, so each new family goes at the end of the family index rather than
+        // onto a random page: a batch of logins writes a few pages fewer (on SQLite each is a
+        // 4 KiB WAL frame).
+        let family_id = Uuid::now_v7().to_string();
+        let session_start = session
+            .map(|session| session.start(&family_id))
+            .transpose()?;
         let family = NewFamily {
             family_id: family_id.clone(),
             user_id: user_id.to_string(),
@@ -88,11 +109,17 @@ impl Store {
             scope: scope.to_string(),
             pair: pair.clone(),
         };
-        self.batches
-            .login_writes
-            .call(LoginWrite::Family(family))
-            .await?;
-        Ok(family_id)
+        let write = LoginWrite {
+            family,
+            session: session_start,
+        };
+        let session_started = self.batches.login_writes.call(write).await?;
+        Ok(NewLogin {
+            family_id,
+            session: session
+                .filter(|_| session_started)
+                .map(|session| session.id),
+        })
     }
 
     /// The principal of a live access token, or `None` if it is unknown, expired or revoked.
@@ -151,7 +178,7 @@ impl Store {
             scope: row.scope,
             pair: next.clone(),
         };
-        let sql = insert_families_sql(1);
+        let sql = insert_families_sql(1, 1);
         bind_family(sqlx::query(&sql), &family)
             .execute(&mut *tx)
             .await?;
@@ -268,7 +295,7 @@ pub(super) async fn insert_families(
     connection: &mut AnyConnection,
     families: &[&NewFamily],
 ) -> Result<(), sqlx::Error> {
-    let sql = insert_families_sql(families.len());
+    let sql = insert_families_sql(1, families.len());
     let mut query = sqlx::query(&sql);
     for family in families {
         query = bind_family(query, family);
@@ -277,12 +304,14 @@ pub(super) async fn insert_families(
     Ok(())
 }
 
-/// An insert of `count` families' pairs; each family binds eight parameters (see
-/// [`bind_family`]) shared by its access and its refresh row.
-fn insert_families_sql(count: usize) -> String {
+/// Parameters each family binds (see [`bind_family`]), shared by its two rows.
+pub(super) const FAMILY_PARAMETERS: usize = 8;
+
+/// An insert of `count` families' pairs, numbering its parameters from `$first`.
+pub(super) fn insert_families_sql(first: usize, count: usize) -> String {
     let rows: Vec<String> = (0..count)
         .map(|i| {
-            let p = |n: usize| format!("${}", i * 8 + n);
+            let p = |n: usize| format!("${}", first - 1 + i * FAMILY_PARAMETERS + n);
             let (family, user, client, scope) = (p(1), p(2), p(3), p(4));
             format!(
                 "({}, 'access', {family}, {user}, {client}, {scope}, {}), \
@@ -300,7 +329,7 @@ fn insert_families_sql(count: usize) -> String {
     )
 }
 
-fn bind_family<'q>(
+pub(super) fn bind_family<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     family: &'q NewFamily,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {

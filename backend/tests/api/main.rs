@@ -17,6 +17,7 @@ mod postgres;
 mod realtime;
 mod realtime_cluster;
 mod session;
+mod session_store;
 mod slapd;
 mod store;
 mod uploads;

@@ -349,6 +349,8 @@ async fn confidential_client_authenticates_with_http_basic() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
+    // Only the web client's logins get a session cookie.
+    assert!(ok.headers().get("set-cookie").is_none());
     let bad = app
         .client
         .post(app.url("/oauth/token"))

@@ -120,3 +120,87 @@ async fn revoked_login_ends_its_session() {
     app.revoke(refresh).await;
     assert_eq!(session_token(&app, Some(SPA)).await.status(), 401);
 }
+
+/// The session id a response's cookie hands the browser.
+fn session_cookie(response: &reqwest::Response) -> String {
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let pair = cookie.split(';').next().unwrap();
+    pair.strip_prefix("boardcast_session=").unwrap().to_string()
+}
+
+/// `POST /api/session/token` from a browser holding exactly the session `id`.
+async fn token_with_cookie(app: &TestApp, id: &str) -> reqwest::StatusCode {
+    reqwest::Client::new()
+        .post(app.url("/api/session/token"))
+        .header("origin", SPA)
+        .header("cookie", format!("boardcast_session={id}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn the_cookie_lasts_as_long_as_the_refresh_token() {
+    let app = TestApp::spawn_with(Engine::Sqlite, |s| {
+        trust_spa(s);
+        s.auth.refresh_token_ttl = std::time::Duration::from_secs(7 * 86_400);
+    })
+    .await;
+    app.add_user("jan", "pw", "teacher").await;
+    let response = app.password_grant("jan", "pw").await;
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Max-Age=604800"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "an http:// node: {cookie}");
+}
+
+#[tokio::test]
+async fn logging_in_again_replaces_the_browsers_session() {
+    let app = TestApp::spawn_with(Engine::Sqlite, trust_spa).await;
+    app.add_user("jan", "pw", "teacher").await;
+    let first = session_cookie(&app.password_grant("jan", "pw").await);
+    assert_eq!(token_with_cookie(&app, &first).await, 200);
+    // The same browser (its cookie jar holds the first session) logs in again.
+    let second = session_cookie(&app.password_grant("jan", "pw").await);
+    assert_ne!(first, second);
+    assert_eq!(token_with_cookie(&app, &first).await, 401);
+    assert_eq!(token_with_cookie(&app, &second).await, 200);
+}
+
+#[tokio::test]
+async fn a_planted_cookie_is_never_the_session_of_a_login() {
+    let app = TestApp::spawn_with(Engine::Sqlite, trust_spa).await;
+    app.add_user("jan", "pw", "teacher").await;
+    let planted = session_cookie(&app.password_grant("jan", "pw").await);
+    // Someone else's browser gets the cookie planted, then its teacher logs in.
+    let victim = reqwest::Client::new()
+        .post(app.url("/oauth/token"))
+        .header("cookie", format!("boardcast_session={planted}"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "jan"),
+            ("password", "pw"),
+            ("client_id", "web"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(victim.status(), 200);
+    assert_ne!(session_cookie(&victim), planted);
+    assert_eq!(token_with_cookie(&app, &planted).await, 401);
+}
+
+#[tokio::test]
+async fn a_web_refresh_moves_the_session_along() {
+    let app = TestApp::spawn_with(Engine::Sqlite, trust_spa).await;
+    app.add_user("jan", "pw", "teacher").await;
+    let response = app.password_grant("jan", "pw").await;
+    let before = session_cookie(&response);
+    let tokens: Value = response.json().await.unwrap();
+    let refreshed = app.refresh(tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(refreshed.status(), 200);
+    let after = session_cookie(&refreshed);
+    assert_eq!(token_with_cookie(&app, &before).await, 401);
+    assert_eq!(token_with_cookie(&app, &after).await, 200);
+}

@@ -73,7 +73,7 @@ both_engines!(access_tokens_expire_and_revoke, |engine| async move {
     let user = store.create_user(user("jan"), 0).await.unwrap();
     let now = 1_000;
     let family = store
-        .create_token_family(&user.id, "web", "boardcast", &pair("a", now))
+        .create_token_family(&user.id, "web", "boardcast", &pair("a", now), None)
         .await
         .unwrap();
     let principal = store
@@ -82,7 +82,7 @@ both_engines!(access_tokens_expire_and_revoke, |engine| async move {
         .unwrap()
         .unwrap();
     assert_eq!(principal.username, "jan");
-    assert_eq!(principal.family_id, family);
+    assert_eq!(principal.family_id, family.family_id);
     assert!(store
         .find_access_token("access-a", now + 60_000)
         .await
@@ -102,7 +102,7 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
     let user = store.create_user(user("jan"), 0).await.unwrap();
     let now = 1_000;
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("1", now))
+        .create_token_family(&user.id, "web", "boardcast", &pair("1", now), None)
         .await
         .unwrap();
     let rotated = store
@@ -222,7 +222,7 @@ both_engines!(removing_a_user_removes_their_tokens, |engine| async move {
     let store = database.store().await;
     let user = store.create_user(user("jan"), 0).await.unwrap();
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0))
+        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0), None)
         .await
         .unwrap();
     store.remove_user("jan").await.unwrap();
@@ -249,12 +249,12 @@ both_engines!(purging_removes_only_dead_tokens, |engine| async move {
     let store = database.store().await;
     let user = store.create_user(user("jan"), 0).await.unwrap();
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("old", 0))
+        .create_token_family(&user.id, "web", "boardcast", &pair("old", 0), None)
         .await
         .unwrap();
     let now = 1_000_000;
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("new", now))
+        .create_token_family(&user.id, "web", "boardcast", &pair("new", now), None)
         .await
         .unwrap();
     let removed = store.purge_expired_tokens(now).await.unwrap();

@@ -1,0 +1,158 @@
+//! The web sessions logins start, on both engines: a login's session commits with its
+//! tokens, ends the session it replaces, and never takes over someone else's.
+
+use boardcast::store::{
+    now_millis, LoginSession, NewTokenPair, NewUser, Store, WebLogin, LOGIN_KEY,
+};
+use tower_sessions::{session::Id, SessionStore};
+
+use crate::{both_engines, helpers::TestDatabase};
+
+const NOW: i64 = 1_000;
+
+fn pair(tag: &str) -> NewTokenPair {
+    NewTokenPair {
+        access_digest: format!("access-{tag}"),
+        access_expires_at: i64::MAX / 2,
+        refresh_digest: format!("refresh-{tag}"),
+        refresh_expires_at: i64::MAX / 2,
+    }
+}
+
+fn session(replaces: Option<Id>) -> LoginSession {
+    LoginSession {
+        id: Id::default(),
+        expires_at: now_millis() + 86_400_000,
+        replaces,
+    }
+}
+
+async fn teacher(store: &Store) -> String {
+    let user = NewUser {
+        username: "jan".into(),
+        display_name: "Jan".into(),
+        password_hash: "hash".into(),
+        roles: "teacher".into(),
+    };
+    store.create_user(user, 0).await.unwrap().id
+}
+
+/// The login family a stored session remembers, or `None` when there is no such session.
+async fn remembered_family(store: &Store, id: Id) -> Option<String> {
+    let record = store.web_sessions().load(&id).await.unwrap()?;
+    let login: WebLogin = serde_json::from_value(record.data[LOGIN_KEY].clone()).unwrap();
+    Some(login.family_id)
+}
+
+both_engines!(
+    a_login_session_commits_with_its_tokens_and_replaces_the_old_one,
+    |engine| async move {
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let user_id = teacher(&store).await;
+        let first = session(None);
+        let login = store
+            .create_token_family(&user_id, "web", "boardcast", &pair("1"), Some(&first))
+            .await
+            .unwrap();
+        assert_eq!(login.session, Some(first.id));
+        assert_eq!(
+            remembered_family(&store, first.id).await,
+            Some(login.family_id.clone())
+        );
+        let token = store.find_access_token("access-1", NOW).await.unwrap();
+        assert_eq!(token.unwrap().family_id, login.family_id);
+
+        let second = session(Some(first.id));
+        let again = store
+            .create_token_family(&user_id, "web", "boardcast", &pair("2"), Some(&second))
+            .await
+            .unwrap();
+        assert_eq!(remembered_family(&store, first.id).await, None);
+        assert_eq!(
+            remembered_family(&store, second.id).await,
+            Some(again.family_id)
+        );
+    }
+);
+
+both_engines!(
+    a_taken_session_id_is_not_overwritten_but_the_login_stands,
+    |engine| async move {
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let user_id = teacher(&store).await;
+        let taken = session(None);
+        let owner = store
+            .create_token_family(&user_id, "web", "boardcast", &pair("a"), Some(&taken))
+            .await
+            .unwrap();
+        let intruder = store
+            .create_token_family(&user_id, "web", "boardcast", &pair("b"), Some(&taken))
+            .await
+            .unwrap();
+        assert_eq!(intruder.session, None);
+        assert_eq!(
+            remembered_family(&store, taken.id).await,
+            Some(owner.family_id)
+        );
+        assert!(store
+            .find_access_token("access-b", NOW)
+            .await
+            .unwrap()
+            .is_some());
+    }
+);
+
+both_engines!(
+    concurrent_logins_each_get_their_own_session,
+    |engine| async move {
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let user_id = teacher(&store).await;
+        // Half of the browsers held a session before; half come without a cookie.
+        let mut held = Vec::new();
+        for n in 0..20 {
+            let old = session(None);
+            let tag = format!("old-{n}");
+            store
+                .create_token_family(&user_id, "web", "boardcast", &pair(&tag), Some(&old))
+                .await
+                .unwrap();
+            held.push(old.id);
+        }
+        let logins = (0..40).map(|n| {
+            let store = store.clone();
+            let user_id = user_id.clone();
+            let replaces = held.get(n).copied();
+            async move {
+                let new = session(replaces);
+                // Some logins of the rush are tokens only (not the web client).
+                let started = (n % 5 != 0).then(|| new.clone());
+                let login = store
+                    .create_token_family(
+                        &user_id,
+                        "web",
+                        "boardcast",
+                        &pair(&n.to_string()),
+                        started.as_ref(),
+                    )
+                    .await
+                    .unwrap();
+                (new, started.is_some(), login)
+            }
+        });
+        for (new, started, login) in futures_util::future::join_all(logins).await {
+            let remembered = remembered_family(&store, new.id).await;
+            if started {
+                assert_eq!(login.session, Some(new.id));
+                assert_eq!(remembered, Some(login.family_id));
+            } else {
+                assert_eq!((login.session, remembered), (None, None));
+            }
+            if let Some(old) = new.replaces.filter(|_| started) {
+                assert_eq!(remembered_family(&store, old).await, None);
+            }
+        }
+    }
+);

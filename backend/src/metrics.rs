@@ -118,10 +118,13 @@ impl BlobGauges {
     }
 }
 
-/// Cheap to clone; every clone updates the same series.
+/// Cheap to clone (one reference count: requests clone it several times each); every clone
+/// updates the same series.
 #[derive(Clone)]
-pub struct Metrics {
-    registry: Arc<Registry>,
+pub struct Metrics(Arc<Series>);
+
+struct Series {
+    registry: Registry,
     requests: Family<RequestLabels, Counter>,
     request_seconds: Family<RouteLabels, Histogram>,
     logins: Family<LoginLabels, Counter>,
@@ -184,8 +187,8 @@ impl Default for Metrics {
         );
         let blobs = BlobGauges::default();
         blobs.register(&mut registry);
-        Self {
-            registry: Arc::new(registry),
+        Self(Arc::new(Series {
+            registry,
             requests,
             request_seconds,
             logins,
@@ -194,20 +197,22 @@ impl Default for Metrics {
             websockets,
             commands,
             blobs,
-        }
+        }))
     }
 }
 
 impl Metrics {
     pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        self.requests
+        self.0
+            .requests
             .get_or_create(&RequestLabels {
                 method: method.to_string(),
                 route: route.to_string(),
                 status,
             })
             .inc();
-        self.request_seconds
+        self.0
+            .request_seconds
             .get_or_create(&RouteLabels {
                 method: method.to_string(),
                 route: route.to_string(),
@@ -216,27 +221,29 @@ impl Metrics {
     }
 
     pub fn record_login(&self, outcome: LoginOutcome) {
-        self.logins.get_or_create(&LoginLabels { outcome }).inc();
+        self.0.logins.get_or_create(&LoginLabels { outcome }).inc();
     }
 
     pub fn record_directory_call(&self, elapsed: Duration) {
-        self.directory_seconds.observe(elapsed.as_secs_f64());
+        self.0.directory_seconds.observe(elapsed.as_secs_f64());
     }
 
     pub fn record_command(&self, outcome: CommandOutcome) {
-        self.commands
+        self.0
+            .commands
             .get_or_create(&CommandLabels { outcome })
             .inc();
     }
 
     pub fn set_blob_status(&self, status: BlobStatus) {
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        self.blobs.stored.set(count(status.stored as u64));
-        self.blobs.stored_bytes.set(count(status.stored_bytes));
-        self.blobs.missing.set(count(status.missing as u64));
-        self.blobs.bytes_behind.set(count(status.bytes_behind));
-        self.blobs.quarantined.set(count(status.quarantined));
-        self.blobs
+        self.0.blobs.stored.set(count(status.stored as u64));
+        self.0.blobs.stored_bytes.set(count(status.stored_bytes));
+        self.0.blobs.missing.set(count(status.missing as u64));
+        self.0.blobs.bytes_behind.set(count(status.bytes_behind));
+        self.0.blobs.quarantined.set(count(status.quarantined));
+        self.0
+            .blobs
             .last_sync
             .set(status.last_sync_at_millis as f64 / 1e3);
     }
@@ -244,15 +251,16 @@ impl Metrics {
     /// The Prometheus text exposition, with the breaker state and the count of open
     /// websockets read at scrape time.
     pub fn render(&self, breaker: BreakerState, websockets: usize) -> String {
-        self.websockets
+        self.0
+            .websockets
             .set(i64::try_from(websockets).unwrap_or(i64::MAX));
-        self.breaker_open.set(match breaker {
+        self.0.breaker_open.set(match breaker {
             BreakerState::Closed => 0,
             BreakerState::HalfOpen => 1,
             BreakerState::Open => 2,
         });
         let mut text = String::new();
-        if let Err(error) = encode(&mut text, &self.registry) {
+        if let Err(error) = encode(&mut text, &self.0.registry) {
             tracing::error!(%error, "cannot render metrics");
         }
         text

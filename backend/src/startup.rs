@@ -20,7 +20,7 @@ use crate::{
     media::{self, spawn_sync_loop, Media, NodeIdentity},
     metrics::Metrics,
     realtime::Realtime,
-    state::AppState,
+    state::{AppState, Services},
     store::{duration_millis, now_millis, Store},
 };
 
@@ -76,7 +76,7 @@ impl Application {
             settings.auth.token_cache_window,
             settings.database_url().expose(),
         );
-        let state = AppState {
+        let state = AppState::new(Services {
             boards,
             realtime,
             settings: Arc::new(settings),
@@ -84,7 +84,7 @@ impl Application {
             auth,
             metrics,
             media,
-        };
+        });
         let router = http::router(state.clone());
         Ok(Self {
             listener,

@@ -1,7 +1,7 @@
 //! What every request handler can reach: cheap to clone, no per-node state that a client
 //! could depend on (tokens, users and counters all live in the shared store).
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use axum::extract::FromRef;
 
@@ -10,8 +10,12 @@ use crate::{
     realtime::Realtime, store::Store,
 };
 
+/// The node's services behind one reference count: every request clones the state a few
+/// times (middleware, extractors), and cloning each service would cost dozens.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+pub struct Services {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub auth: Authenticator,
@@ -19,6 +23,20 @@ pub struct AppState {
     pub realtime: Realtime,
     pub metrics: Metrics,
     pub media: Media,
+}
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }
 
 impl FromRef<AppState> for Store {

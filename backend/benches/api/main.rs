@@ -58,9 +58,9 @@ async fn main() {
     }
 }
 
-/// Rounds of each login measurement, interleaved so that a machine slowing down or speeding
-/// up during the run (shared hosts do) affects the baseline and boardcast alike.
-const GRANT_ROUNDS: usize = 3;
+/// Rounds of each measurement and its baseline, interleaved so that a machine slowing down
+/// or speeding up during the run (shared hosts do) affects the baseline and boardcast alike.
+const ROUNDS: usize = 3;
 
 /// Password grants through a node on the LDAP directory vs what the same slapd does when a
 /// client performs the two essential LDAP steps of a login itself (search as the service
@@ -78,14 +78,14 @@ async fn password_grant_vs_raw_ldap() {
     let on_postgres = ldap_node(settings, &ldap_settings).await;
 
     let (mut raw, mut sqlite, mut postgres) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..GRANT_ROUNDS {
+    for _ in 0..ROUNDS {
         raw.push(raw_ldap_load(&raw_connections, &ldap_settings).await);
         sqlite.push(grant_load(on_sqlite).await);
         postgres.push(grant_load(on_postgres).await);
     }
     let raw = load::LoadReport::merge(raw);
     println!(
-        "Password grant (LDAP), {CONCURRENCY} concurrent clients, {GRANT_ROUNDS} interleaved rounds of {} s",
+        "Password grant (LDAP), {CONCURRENCY} concurrent clients, {ROUNDS} interleaved rounds of {} s",
         seconds().as_secs()
     );
     println!("  raw slapd search+bind    {}", raw.summary());
@@ -245,10 +245,18 @@ async fn me_vs_bare_axum() {
     let token = tokens["access_token"].as_str().unwrap().to_string();
 
     let bare = bare_axum().await;
-    let bare_report = get_load(&client, format!("http://{bare}/api/me"), None).await;
-    let me_report = get_load(&client, format!("http://{address}/api/me"), Some(token)).await;
+    let (mut bare_reports, mut me_reports) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        bare_reports.push(get_load(&client, format!("http://{bare}/api/me"), None).await);
+        let url = format!("http://{address}/api/me");
+        me_reports.push(get_load(&client, url, Some(token.clone())).await);
+    }
+    let (bare_report, me_report) = (
+        load::LoadReport::merge(bare_reports),
+        load::LoadReport::merge(me_reports),
+    );
     println!(
-        "GET /api/me, {CONCURRENCY} connections, {} s each",
+        "GET /api/me, {CONCURRENCY} connections, {ROUNDS} interleaved rounds of {} s",
         seconds().as_secs()
     );
     println!("  bare axum handler       {}", bare_report.summary());

@@ -9,7 +9,6 @@ use axum::{
 
 use super::error::ApiError;
 use crate::{
-    auth::Authenticator,
     directory::Roles,
     state::AppState,
     store::{now_millis, BoardRow, TokenPrincipal},
@@ -22,21 +21,24 @@ pub struct CurrentUser {
     pub roles: Roles,
 }
 
-impl<S> FromRequestParts<S> for CurrentUser
-where
-    S: Send + Sync,
-    Authenticator: axum::extract::FromRef<S>,
-{
+impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let auth = <Authenticator as axum::extract::FromRef<S>>::from_ref(state);
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(ApiError::Unauthorized)?;
         let now = now_millis();
-        let principal = auth.tokens.authenticate(token, now).await?.ok_or_else(|| {
-            tracing::debug!("bearer token refused: unknown, expired or revoked");
-            ApiError::Unauthorized
-        })?;
+        let principal = state
+            .auth
+            .tokens
+            .authenticate(token, now)
+            .await?
+            .ok_or_else(|| {
+                tracing::debug!("bearer token refused: unknown, expired or revoked");
+                ApiError::Unauthorized
+            })?;
         tracing::Span::current().record("user.id", principal.user_id.as_str());
         let roles = Roles::parse(&principal.roles);
         Ok(Self { principal, roles })

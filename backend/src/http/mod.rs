@@ -158,9 +158,6 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
     )
 }
 
-/// The session cookie: HttpOnly, `Secure` when the node is reached over HTTPS, valid while
-/// used within the refresh-token lifetime, on `web.cookie_domain` when set (SPA and API on
-/// sibling subdomains).
 /// Browsers on the listed origins may call the API with credentials (the session cookie).
 fn cors_layer(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins

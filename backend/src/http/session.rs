@@ -36,8 +36,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The session cookie's attributes, defined once for the session layer (which reads the
-/// cookie and removes it at logout) and for the grants that set it. A session lasts as long
-/// as its login's refresh token.
+/// cookie and removes it at logout) and for the grants that set it: HttpOnly, `Secure` when
+/// the node is reached over HTTPS, on `web.cookie_domain` when set (SPA and API on sibling
+/// subdomains). A session lasts as long as its login's refresh token.
 pub struct SessionCookie {
     secure: bool,
     domain: Option<String>,

@@ -171,6 +171,9 @@ impl Drop for Lease {
     }
 }
 
+/// A statement being bound, on either engine.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 /// `$first, $first+1, ...` for `count` parameters, to list a batch in one statement.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

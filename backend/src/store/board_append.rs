@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use sqlx::{AnyConnection, Connection, Row};
 
 use super::{
-    batch::{placeholders, HeldConnection},
+    batch::{placeholders, AnyQuery, HeldConnection},
     board_log::{
         encode_state, notification_payloads, parse_state, Appended, BoardSnapshot, LoggedEvent,
         NewCommand, EVENTS_CHANNEL,
@@ -340,8 +340,6 @@ async fn write_and_notify(
     query.execute(connection).await?;
     Ok(())
 }
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 const EVENT_COLUMNS: usize = 6;
 const STATE_COLUMNS: usize = 4;

@@ -17,8 +17,9 @@ use tower_sessions::{
 };
 
 use super::{
-    batch::placeholders, login_writes::SessionStart, millis, now_millis, Store, StoreError,
-    StoreResult,
+    batch::{placeholders, AnyQuery},
+    login_writes::SessionStart,
+    millis, now_millis, Store, StoreError, StoreResult,
 };
 
 /// Where a web session keeps its login.
@@ -225,10 +226,7 @@ pub(super) fn insert_sessions_sql(first: usize, count: usize) -> String {
     )
 }
 
-pub(super) fn bind_session<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    session: &'q NewSession,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+pub(super) fn bind_session<'q>(query: AnyQuery<'q>, session: &'q NewSession) -> AnyQuery<'q> {
     query
         .bind(&session.id)
         .bind(&session.data)

@@ -10,7 +10,10 @@ use uuid::Uuid;
 use tower_sessions::session::Id;
 
 use super::{
-    batch::placeholders, login_writes::LoginWrite, sessions::LoginSession, Store, StoreResult,
+    batch::{placeholders, AnyQuery},
+    login_writes::LoginWrite,
+    sessions::LoginSession,
+    Store, StoreResult,
 };
 
 /// Digests and expiry times of one freshly issued access + refresh token pair.
@@ -329,10 +332,7 @@ pub(super) fn insert_families_sql(first: usize, count: usize) -> String {
     )
 }
 
-pub(super) fn bind_family<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    family: &'q NewFamily,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+pub(super) fn bind_family<'q>(query: AnyQuery<'q>, family: &'q NewFamily) -> AnyQuery<'q> {
     query
         .bind(&family.family_id)
         .bind(&family.user_id)

@@ -3,12 +3,6 @@
 
 use std::{collections::HashMap, net::IpAddr};
 
-use super::{extract::ClientAddress, session::SessionCookie};
-use crate::{
-    auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens, PasswordGrant},
-    state::AppState,
-    store::now_millis,
-};
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
@@ -19,6 +13,13 @@ use axum::{
 };
 use base64::Engine as _;
 use serde_json::json;
+
+use super::{extract::ClientAddress, session::SessionCookie};
+use crate::{
+    auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens, PasswordGrant},
+    state::AppState,
+    store::now_millis,
+};
 
 /// The public client of the SPA; its logins also get a session cookie.
 const WEB_CLIENT: &str = "web";

@@ -77,6 +77,7 @@ impl Application {
             settings.database_url().expose(),
         );
         let state = AppState::new(Services {
+            session_cookie: http::SessionCookie::new(&settings),
             boards,
             realtime,
             settings: Arc::new(settings),

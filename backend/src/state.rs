@@ -6,8 +6,8 @@ use std::{ops::Deref, sync::Arc};
 use axum::extract::FromRef;
 
 use crate::{
-    auth::Authenticator, boards::Boards, config::Settings, media::Media, metrics::Metrics,
-    realtime::Realtime, store::Store,
+    auth::Authenticator, boards::Boards, config::Settings, http::SessionCookie, media::Media,
+    metrics::Metrics, realtime::Realtime, store::Store,
 };
 
 /// The node's services behind one reference count: every request clones the state a few
@@ -23,6 +23,8 @@ pub struct Services {
     pub realtime: Realtime,
     pub metrics: Metrics,
     pub media: Media,
+    /// Built once from the settings: every web grant sets the cookie it describes.
+    pub session_cookie: SessionCookie,
 }
 
 impl AppState {

@@ -18,6 +18,7 @@ mod ws;
 
 pub use error::ApiError;
 pub use extract::CurrentUser;
+pub use session::SessionCookie;
 
 use std::time::{Duration, Instant};
 
@@ -45,8 +46,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application, ready to serve.
 pub fn router(state: AppState) -> Router {
-    let with_sessions = session::router()
-        .layer(session::SessionCookie::new(&state.settings).layer(state.store.web_sessions()));
+    let with_sessions =
+        session::router().layer(state.session_cookie.layer(state.store.web_sessions()));
     let mut app = Router::new()
         .merge(oauth::router())
         .merge(with_sessions)

@@ -31,14 +31,14 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn token(
-    State(auth): State<Authenticator>,
-    State(cookie): State<SessionCookie>,
+    State(state): State<AppState>,
     ClientAddress(client_address): ClientAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let used_basic = headers.contains_key(header::AUTHORIZATION);
-    match grant(&auth, &cookie, client_address, &headers, body).await {
+    let cookie = &state.session_cookie;
+    match grant(&state.auth, cookie, client_address, &headers, body).await {
         Ok(issued) => {
             let set_cookie = issued.session.and_then(|id| cookie.set_cookie(id));
             let mut response = token_response(issued);

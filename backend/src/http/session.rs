@@ -7,7 +7,7 @@
 //! trusts (`web.allowed_origins` or its own `public_url`): another site cannot use them.
 
 use axum::{
-    extract::{FromRef, State},
+    extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, post},
@@ -43,12 +43,6 @@ pub struct SessionCookie {
     secure: bool,
     domain: Option<String>,
     lifetime: std::time::Duration,
-}
-
-impl FromRef<AppState> for SessionCookie {
-    fn from_ref(state: &AppState) -> Self {
-        Self::new(&state.settings)
-    }
 }
 
 impl SessionCookie {

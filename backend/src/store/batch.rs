@@ -182,6 +182,14 @@ pub fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `($first, ...), (...)`: `count` rows of `columns` parameters each.
+pub fn value_rows(count: usize, first: usize, columns: usize) -> String {
+    (0..count)
+        .map(|i| format!("({})", placeholders(first + i * columns, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{

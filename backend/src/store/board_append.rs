@@ -1,9 +1,9 @@
 //! Appending a batch of board commands in as few round trips as the engine allows.
 //!
-//! One statement reads everything the batch is checked against: the boards' states, the
-//! command ids already in their logs, the pairings still alive, and the lessons opened by the
-//! commands or open on the boards. [`decide`] then checks each command with [`apply`], and
-//! the accepted events and new states are written.
+//! One statement reads everything the batch is checked against (see `batch_facts`): the
+//! boards' states, the command ids already in their logs, the pairings still alive, and the
+//! lessons opened by the commands or open on the boards. [`decide`] then checks each command
+//! with [`apply`], and the accepted events and new states are written.
 //!
 //! - **PostgreSQL** (several nodes): the write is one statement: states, events and
 //!   `pg_notify` together, so an event is announced if and only if it is durable. A batch is
@@ -19,34 +19,23 @@
 
 use std::collections::HashMap;
 
-use serde::de::DeserializeOwned;
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{AnyConnection, Connection};
 
 use super::{
-    batch::{placeholders, AnyQuery, HeldConnection},
+    batch::{placeholders, value_rows, AnyQuery, HeldConnection},
+    batch_facts::{read_facts, Facts},
     board_log::{
-        encode_state, notification_payloads, parse_state, Appended, BoardSnapshot, LoggedEvent,
-        NewCommand, EVENTS_CHANNEL,
+        encode_state, notification_payloads, Appended, BoardSnapshot, LoggedEvent, NewCommand,
+        EVENTS_CHANNEL,
     },
     Engine, StoreResult,
 };
-use crate::realtime::actions::{apply, Action, LessonFacts, Steerer};
+use crate::realtime::actions::{apply, Steerer};
 
 /// Locked attempts after the optimistic one. A locked attempt fails only when another node
 /// creates the state row of a board never commanded before at the same moment; the next one
 /// then finds the row and locks it.
 const LOCKED_ATTEMPTS: u32 = 3;
-
-/// What a batch is checked against.
-#[derive(Default)]
-struct Facts {
-    states: HashMap<String, BoardSnapshot>,
-    /// (board, command id) → offset, for the batch's ids already in the log.
-    known: HashMap<(String, String), i64>,
-    /// pairing id → board id, for the batch's pairings that still exist.
-    pairings: HashMap<String, String>,
-    lessons: HashMap<String, LessonFacts>,
-}
 
 /// The outcome of each command, the events to append and the boards' states after them.
 struct Decided {
@@ -209,104 +198,6 @@ fn decide(commands: &[NewCommand], facts: Facts) -> Decided {
     }
 }
 
-/// Everything [`decide`] needs, in one statement: each part comes back as a JSON array.
-async fn read_facts(
-    connection: &mut AnyConnection,
-    engine: Engine,
-    commands: &[NewCommand],
-) -> Result<Facts, sqlx::Error> {
-    let boards = batch_boards(commands);
-    let mut opened: Vec<&str> = commands
-        .iter()
-        .filter_map(|c| match &c.action {
-            Action::OpenLesson { lesson_id, .. } => Some(lesson_id.as_str()),
-            _ => None,
-        })
-        .collect();
-    opened.sort_unstable();
-    opened.dedup();
-
-    let board_list = placeholders(1, boards.len());
-    let command_list = placeholders(boards.len() + 1, commands.len());
-    let pairing_list = placeholders(boards.len() + commands.len() + 1, commands.len());
-    let opened_first = boards.len() + 2 * commands.len() + 1;
-    let (array, row, open_lesson) = match engine {
-        Engine::Postgres => (
-            "json_agg",
-            "json_build_array",
-            "(state::json ->> 'lesson_id')",
-        ),
-        Engine::Sqlite => (
-            "json_group_array",
-            "json_array",
-            "json_extract(state, '$.lesson_id')",
-        ),
-    };
-    let opened_lessons = if opened.is_empty() {
-        String::new()
-    } else {
-        format!("id in ({}) or ", placeholders(opened_first, opened.len()))
-    };
-    let sql = format!(
-        "select \
-           (select cast(coalesce({array}({row}(board_id, seq, state)), '[]') as text) from board_states \
-             where board_id in ({board_list})) as states, \
-           (select cast(coalesce({array}({row}(board_id, command_id, seq)), '[]') as text) from board_events \
-             where board_id in ({board_list}) and command_id in ({command_list})) as known, \
-           (select cast(coalesce({array}({row}(id, board_id)), '[]') as text) from pairings \
-             where id in ({pairing_list})) as pairings, \
-           (select cast(coalesce({array}({row}(id, owner_id, slide_count)), '[]') as text) from lessons \
-             where {opened_lessons}id in (select {open_lesson} from board_states \
-               where board_id in ({board_list}))) as lessons"
-    );
-    let mut query = sqlx::query(&sql);
-    for board in &boards {
-        query = query.bind(*board);
-    }
-    for command in commands {
-        query = query.bind(&command.command_id);
-    }
-    for command in commands {
-        query = query.bind(&command.pairing_id);
-    }
-    for lesson in &opened {
-        query = query.bind(*lesson);
-    }
-    let row = query.fetch_one(connection).await?;
-    let column = |name: &str| -> Result<String, sqlx::Error> { row.try_get(name) };
-
-    let mut states = HashMap::new();
-    for (board, seq, state) in json_rows::<(String, i64, String)>(&column("states")?)? {
-        let state = parse_state(&state).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        states.insert(board, BoardSnapshot { seq, state });
-    }
-    let known = json_rows::<(String, String, i64)>(&column("known")?)?
-        .into_iter()
-        .map(|(board, command, seq)| ((board, command), seq))
-        .collect();
-    let pairings = json_rows::<(String, String)>(&column("pairings")?)?
-        .into_iter()
-        .collect();
-    let lessons = json_rows::<(String, String, i64)>(&column("lessons")?)?
-        .into_iter()
-        .map(|(id, owner_id, slides)| {
-            let slides = u32::try_from(slides).unwrap_or(u32::MAX);
-            (id, LessonFacts { owner_id, slides })
-        })
-        .collect();
-    Ok(Facts {
-        states,
-        known,
-        pairings,
-        lessons,
-    })
-}
-
-fn json_rows<T: DeserializeOwned>(json: &str) -> Result<Vec<T>, sqlx::Error> {
-    serde_json::from_str(json)
-        .map_err(|e| sqlx::Error::Protocol(format!("unreadable batch facts: {e}")))
-}
-
 /// PostgreSQL: states, events and their notifications in one statement. Each event row is
 /// joined to its board's written state row, so a board's state is locked before its events
 /// go in (see the module docs).
@@ -345,14 +236,6 @@ const EVENT_COLUMNS: usize = 6;
 const STATE_COLUMNS: usize = 4;
 
 const EVENT_COLUMN_NAMES: &str = "board_id, seq, command_id, action, by_user_id, at";
-
-/// `($first, ...), (...)`: `count` rows of `columns` parameters each.
-fn value_rows(count: usize, first: usize, columns: usize) -> String {
-    (0..count)
-        .map(|i| format!("({})", placeholders(first + i * columns, columns)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 fn insert_events_sql(count: usize, first: usize) -> String {
     format!(

@@ -5,6 +5,7 @@
 //! is written once, and the same test suite runs on both engines.
 
 mod batch;
+mod batch_facts;
 mod board_append;
 mod board_log;
 mod boards;

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use axum::Router;
+use axum::{serve::ListenerExt, Router};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -137,8 +137,16 @@ impl Application {
             let _ = draining.send(());
         };
         let drain = self.state.settings.shutdown_drain;
+        // Frames are small and each is a whole message: sent at once rather than held back
+        // until the previous one is acknowledged (Nagle), which a client acknowledging late
+        // turns into a 40 ms pause.
+        let listener = self.listener.tap_io(|socket| {
+            if let Err(error) = socket.set_nodelay(true) {
+                tracing::debug!(%error, "could not disable Nagle's algorithm on a connection");
+            }
+        });
         let serve = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

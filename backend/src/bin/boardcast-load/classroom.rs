@@ -205,10 +205,12 @@ async fn greet(node: SocketAddr, hello: &Value) -> anyhow::Result<Socket> {
     // Small read buffers, as the node's: the default (128 KiB) is zeroed before every read,
     // and with thousands of sockets that alone would take the cores the nodes are measured on.
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+    // Without Nagle's algorithm, as browsers open their sockets: a command goes out at once.
+    let disable_nagle = true;
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(
         format!("ws://{node}/ws"),
         Some(config),
-        false,
+        disable_nagle,
     )
     .await
     .with_context(|| format!("websocket to {node}"))?;

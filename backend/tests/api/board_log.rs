@@ -1,5 +1,7 @@
 //! The board log when two nodes append to the same board at the same moment (PostgreSQL):
-//! both read the same offset, only one may take it, and the other must decide again.
+//! both read the same offset, only one may take it, and the other must decide again. And
+//! batches that mix boards, re-sent ids and commands through the wrong pairing (both
+//! engines): each command gets its own answer.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,7 +10,10 @@ use boardcast::{
     store::{Appended, BoardRow, NewCommand, NewUser, Store},
 };
 
-use crate::helpers::{Engine, TestDatabase};
+use crate::{
+    both_engines,
+    helpers::{Engine, TestDatabase},
+};
 
 const BOARD: &str = "00000000-0000-4000-8000-0000000000b1";
 const PAIRING: &str = "00000000-0000-4000-8000-0000000000a1";
@@ -22,24 +27,29 @@ async fn paired_board(store: &Store) -> String {
         roles: "teacher".into(),
     };
     let teacher = store.create_user(teacher, 0).await.unwrap();
-    let board = BoardRow {
-        id: BOARD.into(),
-        name: "Room 1".into(),
+    pair(store, &teacher.id, BOARD, PAIRING, "123456").await;
+    teacher.id
+}
+
+/// Registers `board` and pairs it with `teacher` as `pairing`.
+async fn pair(store: &Store, teacher: &str, board: &str, pairing: &str, code: &str) {
+    let row = BoardRow {
+        id: board.into(),
+        name: "Room".into(),
         secret_digest: "unused".into(),
         created_at: 0,
         last_seen_at: 0,
     };
-    store.create_board(&board).await.unwrap();
+    store.create_board(&row).await.unwrap();
     assert!(store
-        .issue_pairing_code(BOARD, "123456", i64::MAX, 0)
+        .issue_pairing_code(board, code, i64::MAX, 0)
         .await
         .unwrap());
     store
-        .pair_with_code("123456", PAIRING, &teacher.id, None, 0)
+        .pair_with_code(code, pairing, teacher, None, 0)
         .await
         .unwrap()
         .unwrap();
-    teacher.id
 }
 
 fn command(id: String, by: &str, on: bool) -> NewCommand {
@@ -136,3 +146,82 @@ async fn two_nodes_appending_to_one_board_take_each_offset_once() {
         last.action
     );
 }
+
+const SECOND_BOARD: &str = "00000000-0000-4000-8000-0000000000b2";
+const SECOND_PAIRING: &str = "00000000-0000-4000-8000-0000000000a2";
+
+both_engines!(
+    commands_appended_together_each_get_their_own_answer,
+    |engine: Engine| async move {
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let teacher = paired_board(&store).await;
+        pair(&store, &teacher, SECOND_BOARD, SECOND_PAIRING, "654321").await;
+        for i in 0..5 {
+            let earlier = command(format!("earlier-{i}"), &teacher, i % 2 == 0);
+            assert_eq!(
+                offset(&store.append_commands(earlier).await.unwrap()),
+                i + 1
+            );
+        }
+        let on_second = |id: &str, pairing: &str| NewCommand {
+            board_id: SECOND_BOARD.into(),
+            pairing_id: pairing.into(),
+            ..command(id.into(), &teacher, true)
+        };
+        let through_other_pairing = NewCommand {
+            pairing_id: SECOND_PAIRING.into(),
+            ..command("stray".into(), &teacher, true)
+        };
+        // Sent at once, so they share batches; queued in this order.
+        let sent = vec![
+            command("earlier-1".into(), &teacher, false),
+            command("new-1".into(), &teacher, true),
+            on_second("new-2", SECOND_PAIRING),
+            through_other_pairing,
+            on_second("ghost", "00000000-0000-4000-8000-0000000000ff"),
+            command("new-3".into(), &teacher, false),
+            on_second("new-2", SECOND_PAIRING),
+        ];
+        let outcomes =
+            futures_util::future::join_all(sent.into_iter().map(|c| store.append_commands(c)))
+                .await;
+        let outcomes: Vec<Appended> = outcomes.into_iter().map(Result::unwrap).collect();
+        let seq = |outcome: &Appended| match outcome {
+            Appended::New(event) => ("new", event.seq),
+            Appended::Again { seq } => ("again", *seq),
+            Appended::Unpaired => ("unpaired", 0),
+            Appended::Refused(refusal) => panic!("refused: {refusal:?}"),
+        };
+        assert_eq!(
+            outcomes.iter().map(seq).collect::<Vec<_>>(),
+            [
+                ("again", 2),
+                ("new", 6),
+                ("new", 1),
+                ("unpaired", 0),
+                ("unpaired", 0),
+                ("new", 7),
+                ("again", 1),
+            ]
+        );
+        let ids = |events: Vec<boardcast::store::LoggedEvent>| {
+            events
+                .into_iter()
+                .map(|e| (e.seq, e.command_id))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(store.events_after(BOARD, 5, 100).await.unwrap()),
+            [(6, "new-1".to_string()), (7, "new-3".to_string())]
+        );
+        assert_eq!(
+            ids(store.events_after(SECOND_BOARD, 0, 100).await.unwrap()),
+            [(1, "new-2".to_string())]
+        );
+        let first = store.board_snapshot(BOARD).await.unwrap();
+        assert_eq!((first.seq, first.state.blank), (7, false));
+        let second = store.board_snapshot(SECOND_BOARD).await.unwrap();
+        assert_eq!((second.seq, second.state.blank), (1, true));
+    }
+);

@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use boardcast::{
     realtime::actions::Action,
-    store::{Appended, BoardRow, NewCommand, NewUser, Store},
+    store::{Appended, BoardRow, NewCommand, Store},
 };
 
 use crate::{
     both_engines,
-    helpers::{Engine, TestDatabase},
+    helpers::{create_teacher, Engine, TestDatabase},
 };
 
 const BOARD: &str = "00000000-0000-4000-8000-0000000000b1";
@@ -20,15 +20,9 @@ const PAIRING: &str = "00000000-0000-4000-8000-0000000000a1";
 
 /// A board paired with a teacher; the teacher's id.
 async fn paired_board(store: &Store) -> String {
-    let teacher = NewUser {
-        username: "jan".into(),
-        display_name: "Jan".into(),
-        password_hash: "unused".into(),
-        roles: "teacher".into(),
-    };
-    let teacher = store.create_user(teacher, 0).await.unwrap();
-    pair(store, &teacher.id, BOARD, PAIRING, "123456").await;
-    teacher.id
+    let teacher = create_teacher(store, "jan").await;
+    pair(store, &teacher, BOARD, PAIRING, "123456").await;
+    teacher
 }
 
 /// Registers `board` and pairs it with `teacher` as `pairing`.

@@ -49,6 +49,17 @@ impl TestDatabase {
     }
 }
 
+/// Creates a teacher who logs in nowhere (store tests need only the id); the teacher's id.
+pub async fn create_teacher(store: &Store, username: &str) -> String {
+    let user = NewUser {
+        username: username.into(),
+        display_name: format!("{username} display"),
+        password_hash: "unused".into(),
+        roles: "teacher".into(),
+    };
+    store.create_user(user, 0).await.unwrap().id
+}
+
 /// One running node.
 pub struct TestApp {
     pub address: SocketAddr,

@@ -1,12 +1,13 @@
 //! The web sessions logins start, on both engines: a login's session commits with its
 //! tokens, ends the session it replaces, and never takes over someone else's.
 
-use boardcast::store::{
-    now_millis, LoginSession, NewTokenPair, NewUser, Store, WebLogin, LOGIN_KEY,
-};
+use boardcast::store::{now_millis, LoginSession, NewTokenPair, Store, WebLogin, LOGIN_KEY};
 use tower_sessions::{session::Id, SessionStore};
 
-use crate::{both_engines, helpers::TestDatabase};
+use crate::{
+    both_engines,
+    helpers::{create_teacher, TestDatabase},
+};
 
 const NOW: i64 = 1_000;
 
@@ -27,16 +28,6 @@ fn session(replaces: Option<Id>) -> LoginSession {
     }
 }
 
-async fn teacher(store: &Store) -> String {
-    let user = NewUser {
-        username: "jan".into(),
-        display_name: "Jan".into(),
-        password_hash: "hash".into(),
-        roles: "teacher".into(),
-    };
-    store.create_user(user, 0).await.unwrap().id
-}
-
 /// The login family a stored session remembers, or `None` when there is no such session.
 async fn remembered_family(store: &Store, id: Id) -> Option<String> {
     let record = store.web_sessions().load(&id).await.unwrap()?;
@@ -49,7 +40,7 @@ both_engines!(
     |engine| async move {
         let database = TestDatabase::new(engine).await;
         let store = database.store().await;
-        let user_id = teacher(&store).await;
+        let user_id = create_teacher(&store, "jan").await;
         let first = session(None);
         let login = store
             .create_token_family(&user_id, "web", "boardcast", &pair("1"), Some(&first))
@@ -81,7 +72,7 @@ both_engines!(
     |engine| async move {
         let database = TestDatabase::new(engine).await;
         let store = database.store().await;
-        let user_id = teacher(&store).await;
+        let user_id = create_teacher(&store, "jan").await;
         let taken = session(None);
         let owner = store
             .create_token_family(&user_id, "web", "boardcast", &pair("a"), Some(&taken))
@@ -109,7 +100,7 @@ both_engines!(
     |engine| async move {
         let database = TestDatabase::new(engine).await;
         let store = database.store().await;
-        let user_id = teacher(&store).await;
+        let user_id = create_teacher(&store, "jan").await;
         // Half of the browsers held a session before; half come without a cookie.
         let mut held = Vec::new();
         for n in 0..20 {

@@ -123,6 +123,7 @@ impl Realtime {
     /// Appends a command and, when it is new, hands its event to this node's sockets at once
     /// (other nodes get it from the database's notification).
     pub async fn append(&self, command: NewCommand) -> StoreResult<Appended> {
+        let arrived = Instant::now();
         let appended = self.inner.store.append_commands(command).await;
         let outcome = match &appended {
             Ok(Appended::New(event)) => {
@@ -134,7 +135,9 @@ impl Realtime {
             Ok(Appended::Unpaired) => CommandOutcome::unpaired,
             Err(_) => CommandOutcome::failed,
         };
-        self.inner.metrics.record_command(outcome);
+        self.inner
+            .metrics
+            .record_command(outcome, arrived.elapsed());
         appended
     }
 

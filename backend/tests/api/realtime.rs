@@ -61,6 +61,17 @@ both_engines!(
         assert_eq!(welcome["offset"], 2);
         assert_eq!(welcome["state"]["blank"], true);
         assert!(welcome["state"]["timer_ends_at"].is_string());
+
+        // What an operator sees of it: every command counted once by outcome, and timed.
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+        let metrics = metrics.text().await.unwrap();
+        for line in [
+            r#"boardcast_board_commands_total{outcome="appended"} 2"#,
+            r#"boardcast_board_commands_total{outcome="repeated"} 1"#,
+            "boardcast_board_command_duration_seconds_count 3",
+        ] {
+            assert!(metrics.contains(line), "{line} not in {metrics}");
+        }
     }
 );
 

@@ -8,6 +8,7 @@
 //! (`idle`, `fanout`, `cluster`, `max`); `BENCH_SECONDS` sets the length of each run (10 s).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod append_times;
 #[allow(dead_code)]
 #[path = "../../tests/api/node_process.rs"]
 mod node_process;
@@ -25,7 +26,7 @@ use boardcast::{
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use self::node_process::NodeProcess;
+use self::{append_times::append_times, node_process::NodeProcess};
 
 const PASSWORD: &str = "load-test-password";
 /// 1,000 boards with 9 controllers each: 10,000 sockets.
@@ -243,6 +244,7 @@ async fn fan_out_across_nodes() {
         durable.0, durable.1
     );
     summary(&report);
+    println!("{}", append_times(&[a.address, b.address]).await);
     println!(
         "  fan-out p99 / raw NOTIFY p99 = {:.2}x alone, {:.2}x beside the load  (goal <= 3x)",
         fan_out / raw.1,

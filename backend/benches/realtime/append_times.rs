@@ -40,10 +40,8 @@ pub async fn append_times(nodes: &[SocketAddr]) -> String {
     let slower_than = |seconds: f64| {
         let within = buckets
             .iter()
-            .filter(|(bound, _)| *bound <= seconds * 1.000_001)
-            .map(|b| b.1)
-            .max()
-            .unwrap_or(0);
+            .rfind(|(bound, _)| *bound <= seconds * 1.000_001)
+            .map_or(0, |b| b.1);
         100.0 * (1.0 - within as f64 / total)
     };
     format!(

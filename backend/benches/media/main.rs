@@ -127,12 +127,13 @@ async fn peer_sync() {
     for i in 0..files {
         let file = scratch.path().join(format!("{i}.bin"));
         write_medium(&file, file_bytes, i as u8);
-        urls.push(
+        urls.push(format!(
+            "http://{}{}",
+            a.address,
             upload_file(&a, &token, &file).await["url"]
                 .as_str()
                 .unwrap()
-                .to_string(),
-        );
+        ));
         std::fs::remove_file(file).unwrap();
     }
     let total_mib = (file_bytes * files) as f64 / MIB as f64;

@@ -35,7 +35,6 @@ struct Inner {
     key: ClusterKey,
     peers: Peers,
     settings: MediaSettings,
-    public_url: String,
     store: Store,
 }
 
@@ -54,7 +53,6 @@ impl Media {
                 key,
                 peers,
                 settings: settings.media.clone(),
-                public_url: settings.public_url.trim_end_matches('/').to_string(),
                 store,
             }),
         })
@@ -72,7 +70,9 @@ impl Media {
         &self.inner.settings
     }
 
-    /// A signed URL for the blob on this node (every other node honours it too).
+    /// A signed URL for the blob, as a path (`/media/...`): every node honours it, so a
+    /// client resolves it against whichever node it talks to and keeps working when that
+    /// node fails over.
     pub fn url(&self, sha256: &str, now_secs: u64) -> String {
         let signed = MediaUrl::sign(
             &self.inner.key,
@@ -80,7 +80,7 @@ impl Media {
             self.inner.settings.url_lifetime,
             now_secs,
         );
-        format!("{}{}", self.inner.public_url, signed.path())
+        signed.path()
     }
 
     /// The local verified copy, if this node has a good one.

@@ -13,6 +13,7 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_SLIDES: usize = 500;
 pub const MAX_TEXT_CHARS: usize = 10_000;
 pub const MAX_URL_BYTES: usize = 2048;
+pub const MAX_NOTES_CHARS: usize = 10_000;
 
 /// What a slide shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +39,9 @@ pub struct Slide {
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The teacher's speaker notes: shown on the controller, never sent to a board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
 /// A slide as a client sends it: the id may be left out (the node assigns one), and a
@@ -52,6 +56,7 @@ pub struct SlideInput {
     pub page: Option<u32>,
     pub text: Option<String>,
     pub url: Option<String>,
+    pub notes: Option<String>,
     #[serde(rename = "media_url")]
     pub _media_url: Option<String>,
 }
@@ -199,6 +204,13 @@ fn check_slide(
         }
         _ => {}
     }
+    let notes = input.notes.filter(|notes| !notes.trim().is_empty());
+    if notes
+        .as_ref()
+        .is_some_and(|notes| notes.chars().count() > MAX_NOTES_CHARS)
+    {
+        return Err(format!("notes: at most {MAX_NOTES_CHARS} characters"));
+    }
     Ok(Slide {
         id,
         kind: input.kind,
@@ -209,6 +221,7 @@ fn check_slide(
         upload_id: input.upload_id,
         text: input.text,
         url: input.url,
+        notes,
     })
 }
 

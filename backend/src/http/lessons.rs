@@ -1,7 +1,8 @@
 //! `GET|POST /api/lessons`, `GET|PUT|DELETE /api/lessons/{id}`.
 //!
 //! A teacher sees and edits their own lessons, an admin every lesson; anyone else gets 404,
-//! as if the lesson did not exist. Every response carries the lesson's version as its `ETag`;
+//! as if the lesson did not exist. A board reads the lesson open on it, without the speaker
+//! notes, and gets 403 for any other. Every response carries the lesson's version as its `ETag`;
 //! `PUT` must name the version it edited in `If-Match` (428 without it) and a stale version
 //! gets 409 with nothing overwritten.
 
@@ -18,7 +19,7 @@ use serde::Serialize;
 
 use super::{
     error::ApiError,
-    extract::{CurrentUser, Teacher},
+    extract::{BoardViewer, CurrentUser, Teacher},
     json::JsonBody,
 };
 use crate::{
@@ -106,13 +107,42 @@ async fn create_lesson(
 
 async fn show_lesson(
     State(state): State<AppState>,
-    user: CurrentUser,
+    viewer: BoardViewer,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let row = visible_lesson(&state, &user, &id).await?;
-    let slides = stored_slides(&row)?;
+    let (row, slides) = match viewer {
+        BoardViewer::Person(user) => {
+            let row = visible_lesson(&state, &user, &id).await?;
+            let slides = stored_slides(&row)?;
+            (row, slides)
+        }
+        BoardViewer::Board(board) => {
+            let row = lesson_open_on(&state, &board.id, &id).await?;
+            let mut slides = stored_slides(&row)?;
+            for slide in &mut slides {
+                slide.notes = None;
+            }
+            (row, slides)
+        }
+    };
     let uploads = uploads_of(&state, &slides).await?;
     respond(&state, StatusCode::OK, row, slides, &uploads)
+}
+
+/// The lesson `id` if it is the one open on the board; 403 otherwise, so a board's
+/// credentials never reveal another lesson.
+async fn lesson_open_on(state: &AppState, board_id: &str, id: &str) -> Result<LessonRow, ApiError> {
+    let open = state.store.board_snapshot(board_id).await?.state.lesson_id;
+    if open.as_deref() != Some(id) {
+        return Err(ApiError::Forbidden(
+            "a board may read only the lesson open on it".into(),
+        ));
+    }
+    state
+        .store
+        .find_lesson(id)
+        .await?
+        .ok_or_else(no_such_lesson)
 }
 
 async fn update_lesson(
@@ -145,7 +175,10 @@ async fn update_lesson(
         .update_lesson(&row, expected, &lessons::media_ids(&slides))
         .await?
     {
-        LessonUpdate::Updated => respond(&state, StatusCode::OK, row, slides, &uploads),
+        LessonUpdate::Updated => {
+            announce_update(&state, &row).await;
+            respond(&state, StatusCode::OK, row, slides, &uploads)
+        }
         LessonUpdate::Stale => Err(stale(expected)),
         LessonUpdate::NotFound => Err(no_such_lesson()),
     }
@@ -165,6 +198,20 @@ async fn delete_lesson(
     }
     state.store.delete_lesson(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tells the boards showing the lesson (and their controllers) to read it again. The save
+/// has succeeded whatever happens here: a board that misses this sees the edit when it next
+/// opens the lesson.
+async fn announce_update(state: &AppState, lesson: &LessonRow) {
+    match state.store.boards_showing_lesson(&lesson.id).await {
+        Ok(boards) => state
+            .realtime
+            .lesson_updated(&boards, &lesson.id, lesson.version),
+        Err(error) => {
+            tracing::warn!(%error, lesson.id = lesson.id, "boards showing an edited lesson were not told");
+        }
+    }
 }
 
 /// The lesson if this person may see it; 404 otherwise.

@@ -1,10 +1,11 @@
 //! How nodes tell each other what happened on their sockets. Durable events need no bus call:
 //! on PostgreSQL the append transaction notifies every node itself (see `store::board_log`).
-//! The bus carries the rest, which is best-effort: pointers, presence, pairing changes.
+//! The bus carries the rest, which is best-effort: pointers, boards' `shown` receipts,
+//! presence, pairing changes, edited lessons.
 //!
 //! SQLite serves one node, so its bus has no one to tell. On PostgreSQL, signals queued
 //! during a short tick go out in one NOTIFY (several if they exceed the payload limit), and
-//! within a tick only a board's latest pointer is kept, so neither the database's work nor
+//! within a tick only a board's latest pointer and `shown` receipt are kept, so neither the database's work nor
 //! the receivers' grows with the pointer rate.
 
 use std::{
@@ -33,6 +34,14 @@ const PAYLOAD_BUDGET: usize = 7_000;
 pub enum Signal {
     /// A pointer frame for the board's screens.
     Pointer { board: String, frame: String },
+    /// A `shown` frame for the board's controllers.
+    Shown { board: String, frame: String },
+    /// A lesson open on these boards was edited.
+    LessonUpdated {
+        boards: Vec<String>,
+        lesson: String,
+        version: i64,
+    },
     /// A teacher paired with the board.
     Paired {
         board: String,
@@ -75,6 +84,7 @@ impl Bus for LocalBus {
 #[derive(Default)]
 struct Pending {
     pointers: HashMap<String, String>,
+    shown: HashMap<String, String>,
     others: Vec<Signal>,
 }
 
@@ -106,6 +116,12 @@ impl PgBus {
                         .into_iter()
                         .map(|(board, frame)| Signal::Pointer { board, frame }),
                 );
+                signals.extend(
+                    taken
+                        .shown
+                        .into_iter()
+                        .map(|(board, frame)| Signal::Shown { board, frame }),
+                );
                 for payload in payloads(&sender, signals) {
                     let sent = sqlx::query("select pg_notify($1, $2)")
                         .bind(SIGNALS_CHANNEL)
@@ -128,6 +144,9 @@ impl Bus for PgBus {
         match signal {
             Signal::Pointer { board, frame } => {
                 pending.pointers.insert(board, frame);
+            }
+            Signal::Shown { board, frame } => {
+                pending.shown.insert(board, frame);
             }
             other => pending.others.push(other),
         }

@@ -47,6 +47,10 @@ pub enum ClientFrame {
     },
     RequestCode {},
     Ping {},
+    /// A board has rendered the state up to `offset` (best-effort, for the controllers).
+    Shown {
+        offset: i64,
+    },
 }
 
 /// A client frame that cannot be used, with the `error` frame's code and message.
@@ -89,6 +93,9 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
             }
         }
         ClientFrame::Pointer { x, y, hidden } => check_pointer(*x, *y, *hidden)?,
+        ClientFrame::Shown { offset } if *offset < 0 => {
+            return Err(FrameError::invalid("an offset counts from 0"));
+        }
         _ => {}
     }
     Ok(frame)
@@ -165,6 +172,17 @@ pub enum ServerFrame<'a> {
         pairing_id: &'a str,
         by: &'a str,
     },
+    /// To the controllers: the board has rendered the state up to `offset`.
+    Shown {
+        offset: i64,
+        #[serde(serialize_with = "crate::wire_time::serialize")]
+        at: i64,
+    },
+    /// A lesson open on the board was edited: read it again.
+    LessonUpdated {
+        lesson_id: &'a str,
+        version: i64,
+    },
 }
 
 /// An event as the `event` frame and the `welcome` frame's `events` carry it.
@@ -218,6 +236,10 @@ mod tests {
         assert!(parse(r#"{"type":"pointer","hidden":true}"#).is_ok());
         assert!(parse(r#"{"type":"request_code"}"#).is_ok());
         assert!(parse(r#"{"type":"ping"}"#).is_ok());
+        assert!(matches!(
+            parse(r#"{"type":"shown","offset":4}"#),
+            Ok(ClientFrame::Shown { offset: 4 })
+        ));
     }
 
     #[test]
@@ -233,6 +255,8 @@ mod tests {
             r#"{"type":"pointer","x":0.5,"y":0.5,"hidden":true}"#,
             r#"{"type":"command","id":"not-a-uuid","action":{"kind":"next"}}"#,
             r#"{"type":"hello","role":"janitor"}"#,
+            r#"{"type":"shown","offset":-1}"#,
+            r#"{"type":"shown"}"#,
         ] {
             assert!(parse(bad).is_err(), "{bad:?} parsed");
         }

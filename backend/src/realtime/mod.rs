@@ -31,6 +31,10 @@ use crate::{
     store::{Appended, Engine, NewCommand, Store, StoreResult},
 };
 
+/// Boards per `lesson_updated` signal: 100 ids of 36 characters stay well within a
+/// notification's payload.
+const LESSON_UPDATE_GROUP: usize = 100;
+
 /// Everything the sockets of a node share; cheap to clone.
 #[derive(Clone)]
 pub struct Realtime {
@@ -152,6 +156,33 @@ impl Realtime {
         });
     }
 
+    /// The board rendered the state up to `offset`: its controllers on every node learn it,
+    /// so a teacher sees what the class sees.
+    pub fn shown(&self, board_id: &str, offset: i64, at: i64) {
+        let frame = ServerFrame::Shown { offset, at }.encode();
+        self.inner.hub.tell(
+            board_id,
+            Some(Role::Controller),
+            &Utf8Bytes::from(frame.as_str()),
+        );
+        self.inner.bus.publish(Signal::Shown {
+            board: board_id.to_string(),
+            frame,
+        });
+    }
+
+    /// A lesson was edited: every socket of the boards showing it, on every node, is told to
+    /// read it again. Boards go in groups, each small enough for one notification.
+    pub fn lesson_updated(&self, boards: &[String], lesson_id: &str, version: i64) {
+        for group in boards.chunks(LESSON_UPDATE_GROUP) {
+            self.signal(Signal::LessonUpdated {
+                boards: group.to_vec(),
+                lesson: lesson_id.to_string(),
+                version,
+            });
+        }
+    }
+
     /// A teacher paired with a board (on any node): its screens learn who.
     pub fn paired(&self, board_id: &str, pairing_id: &str, by: &str) {
         self.signal(Signal::Paired {
@@ -215,6 +246,27 @@ impl Realtime {
         match signal {
             Signal::Pointer { board, frame } => {
                 hub.pointer(board, Utf8Bytes::from(frame.as_str()), Instant::now());
+            }
+            Signal::Shown { board, frame } => {
+                hub.tell(
+                    board,
+                    Some(Role::Controller),
+                    &Utf8Bytes::from(frame.as_str()),
+                );
+            }
+            Signal::LessonUpdated {
+                boards,
+                lesson,
+                version,
+            } => {
+                let frame = ServerFrame::LessonUpdated {
+                    lesson_id: lesson,
+                    version: *version,
+                };
+                let text = Utf8Bytes::from(frame.encode());
+                for board in boards {
+                    hub.tell(board, None, &text);
+                }
             }
             Signal::Paired { board, pairing, by } => {
                 let frame = ServerFrame::Paired {

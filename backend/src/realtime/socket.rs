@@ -211,6 +211,19 @@ impl Connection {
                 self.realtime.pointer(&self.greeted.board_id, frame);
                 Ok(())
             }
+            ClientFrame::Shown { offset } if role == Role::Board => {
+                if offset > self.sent {
+                    return self
+                        .send_error(&refusal(
+                            "invalid_frame",
+                            "the board cannot have shown an offset it was not sent",
+                        ))
+                        .await;
+                }
+                self.realtime
+                    .shown(&self.greeted.board_id, offset, now_millis());
+                Ok(())
+            }
             // Renewed before it expires only while the board has no pairing (`on_timer`).
             ClientFrame::RequestCode {} if role == Role::Board => self.send_code().await,
             ClientFrame::Hello(_) => {

@@ -114,6 +114,31 @@ impl Store {
         }
     }
 
+    /// The boards whose state shows `lesson_id`, so they can be told when it is edited. A
+    /// lesson save is rare, so reading every board's state text (narrowed by `like`, then
+    /// checked exactly) is cheaper than keeping a column in step on every append.
+    pub async fn boards_showing_lesson(&self, lesson_id: &str) -> StoreResult<Vec<String>> {
+        let quoted = serde_json::to_string(lesson_id)
+            .map_err(|e| StoreError::Other(format!("cannot quote a lesson id: {e}")))?;
+        let escaped = quoted
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let rows =
+            sqlx::query("select board_id, state from board_states where state like $1 escape '\\'")
+                .bind(format!("%\"lesson_id\":{escaped}%"))
+                .fetch_all(self.read_pool())
+                .await?;
+        let mut boards = Vec::new();
+        for row in rows {
+            let state = parse_state(&row.try_get::<String, _>("state")?)?;
+            if state.lesson_id.as_deref() == Some(lesson_id) {
+                boards.push(row.try_get("board_id")?);
+            }
+        }
+        Ok(boards)
+    }
+
     /// The last offset of each of `board_ids` that has events (to catch up after a gap).
     pub async fn board_heads(&self, board_ids: &[String]) -> StoreResult<HashMap<String, i64>> {
         if board_ids.is_empty() {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod board_log;
+mod board_view;
 mod health;
 mod helpers;
 mod ldap_directory;

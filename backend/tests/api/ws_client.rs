@@ -93,7 +93,7 @@ impl Socket {
     }
 
     /// The next frame of type `kind`. Events before it are held for later reads; presence,
-    /// pointer, paired and code frames are skipped; anything else fails the test.
+    /// pointer, paired, code and shown frames are skipped; anything else fails the test.
     pub async fn next_of(&mut self, kind: &str) -> Value {
         if let Some(at) = self.held.iter().position(|frame| frame["type"] == kind) {
             return self.held.remove(at).unwrap();
@@ -110,7 +110,7 @@ impl Socket {
             assert!(
                 matches!(
                     frame["type"].as_str(),
-                    Some("presence" | "pointer" | "paired" | "code")
+                    Some("presence" | "pointer" | "paired" | "code" | "shown")
                 ),
                 "expected a {kind} frame, got {frame}"
             );

@@ -185,7 +185,8 @@ impl Drop for AbortOnDrop {
 }
 
 /// Deletes what can no longer be used now and then, keeping the database small: expired
-/// tokens, sessions and pairing codes, boards nobody paired that went quiet long ago, and
+/// tokens, sessions, pairing codes and idempotency keys, boards nobody paired that went
+/// quiet long ago, and
 /// board events older than the history retention.
 async fn purge_expired(store: Store, settings: Arc<Settings>) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
@@ -196,6 +197,10 @@ async fn purge_expired(store: Store, settings: Arc<Settings>) {
             ("tokens", store.purge_expired_tokens(now).await),
             ("sessions", store.purge_expired_sessions(now).await),
             ("pairing codes", store.purge_expired_codes(now).await),
+            (
+                "idempotency keys",
+                store.purge_expired_idempotency_keys(now).await,
+            ),
             (
                 "unpaired boards",
                 store

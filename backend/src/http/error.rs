@@ -30,6 +30,10 @@ pub enum ApiError {
     /// 409: conflicts with the current state; nothing was changed.
     #[error("{0}")]
     Conflict(String),
+    /// 409 `request_in_progress` with `Retry-After: 1`: the first request with this
+    /// Idempotency-Key is still running; retry with the same key to get its answer.
+    #[error("a request with this Idempotency-Key is still running; retry shortly")]
+    InProgress,
     /// 428: the request must be conditional (`If-Match`).
     #[error("{0}")]
     PreconditionRequired(String),
@@ -59,6 +63,7 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::InvalidCode(_) => (StatusCode::NOT_FOUND, "invalid_code"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::InProgress => (StatusCode::CONFLICT, "request_in_progress"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::PreconditionRequired(_) => {
                 (StatusCode::PRECONDITION_REQUIRED, "precondition_required")
@@ -132,6 +137,11 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Self::InProgress => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             _ => {}
         }

@@ -28,6 +28,10 @@ impl FromRequestParts<AppState> for CurrentUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Already checked for this request (the idempotency layer needs the caller first).
+        if let Some(user) = parts.extensions.get::<Self>() {
+            return Ok(user.clone());
+        }
         let token = bearer_token(parts).ok_or(ApiError::Unauthorized)?;
         let now = now_millis();
         let principal = state
@@ -75,6 +79,9 @@ impl FromRequestParts<AppState> for CurrentBoard {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(board) = parts.extensions.get::<Self>() {
+            return Ok(board.clone());
+        }
         let (board_id, secret) = board_credentials(parts).ok_or(ApiError::Unauthorized)?;
         let board = state
             .boards

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use axum::{
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
             "/api/lessons/{id}",
             get(show_lesson).put(update_lesson).delete(delete_lesson),
         )
+        .layer(DefaultBodyLimit::max(super::LESSON_BODY_LIMIT))
 }
 
 #[derive(Serialize)]

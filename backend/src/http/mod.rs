@@ -6,6 +6,7 @@ mod cluster;
 mod error;
 mod extract;
 mod health;
+mod idempotency;
 mod json;
 mod lessons;
 mod me;
@@ -39,8 +40,12 @@ use tower_http::{
 
 use crate::state::AppState;
 
-/// Bodies above this are refused with 413 unless a route sets its own limit (uploads).
+/// Bodies above this are refused with 413 unless a route sets its own limit (uploads,
+/// lessons).
 const BODY_LIMIT: usize = 64 * 1024;
+
+/// A lesson is saved whole: 500 slides with long texts and speaker notes need room.
+const LESSON_BODY_LIMIT: usize = 4 << 20;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -73,6 +78,10 @@ pub fn router(state: AppState) -> Router {
     }
     let cors = cors_layer(&state.settings.web.allowed_origins);
     app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::idempotent,
+    ))
+    .layer(middleware::from_fn_with_state(
         state.clone(),
         record_metrics,
     ))
@@ -181,6 +190,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             header::RETRY_AFTER,
             header::CONTENT_RANGE,
             header::ACCEPT_RANGES,
+            HeaderName::from_static("idempotent-replayed"),
         ])
         .max_age(Duration::from_secs(600))
 }

@@ -22,6 +22,7 @@ use serde::Serialize;
 use super::{
     error::ApiError,
     extract::{CurrentUser, Teacher},
+    idempotency,
 };
 use crate::{
     media::{essence, Media, MediaKind, SNIFF_LEN},
@@ -32,7 +33,6 @@ use crate::{
 
 /// Longest filename kept; longer ones are cut (on a character boundary).
 const MAX_FILENAME_BYTES: usize = 255;
-const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -93,7 +93,7 @@ async fn create_upload(
         return Err(ApiError::PayloadTooLarge);
     }
     let filename = filename(&uri);
-    let key = idempotency_key(&headers)?;
+    let key = idempotency::key(&headers)?.map(str::to_owned);
     let owner = user.principal.user_id;
     if let Some(key) = &key {
         if let Some(row) = state.store.find_upload_by_key(&owner, key).await? {
@@ -240,25 +240,6 @@ fn filename(uri: &Uri) -> String {
         "" | "." | ".." => "upload".to_string(),
         name => name.to_string(),
     }
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .filter(|key| {
-            !key.is_empty()
-                && key.len() <= MAX_IDEMPOTENCY_KEY
-                && key.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .map(|key| Some(key.to_string()))
-        .ok_or_else(|| ApiError::BadRequest {
-            code: "invalid_request",
-            message: "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-        })
 }
 
 fn unsupported(message: &str) -> ApiError {

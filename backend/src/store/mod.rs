@@ -10,6 +10,7 @@ mod board_append;
 mod board_log;
 mod boards;
 mod clients;
+mod idempotency;
 mod lessons;
 mod login_failures;
 mod login_lookups;
@@ -26,6 +27,7 @@ pub use board_log::{
 };
 pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
+pub use idempotency::{Claim, KeyClaim};
 pub use lessons::{LessonRow, LessonUpdate};
 pub use login_failures::Counter;
 pub use login_lookups::{LoginFacts, LoginLookup};

@@ -479,4 +479,11 @@ both_engines!(speaker_notes_have_a_length_limit, |engine| async move {
         error["message"].as_str().unwrap().contains("notes"),
         "{error}"
     );
+
+    // A long lesson with notes on every slide is far beyond the usual 64 KiB body limit.
+    let slides: Vec<Value> = (0..200)
+        .map(|n| json!({"kind": "text", "text": format!("slide {n}"), "notes": "n".repeat(2_000)}))
+        .collect();
+    let long_lesson = create(&app, &token, json!({"title": "Long", "slides": slides})).await;
+    assert_eq!(long_lesson.status(), 201);
 });

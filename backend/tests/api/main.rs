@@ -6,6 +6,7 @@ mod board_log;
 mod board_view;
 mod health;
 mod helpers;
+mod idempotency;
 mod ldap_directory;
 mod ldap_login;
 mod lessons;

@@ -2,7 +2,9 @@
 
 use boardcast::{
     directory::{Identity, Roles},
-    store::{Counter, LoginLookup, NewTokenPair, NewUser, RotateOutcome, StoreError},
+    store::{
+        Claim, Counter, KeyClaim, LoginLookup, NewTokenPair, NewUser, RotateOutcome, StoreError,
+    },
 };
 
 use crate::{both_engines, helpers::TestDatabase};
@@ -405,5 +407,79 @@ both_engines!(
             .unwrap()
             .unwrap();
         assert_eq!(pairing.board_id, "b");
+    }
+);
+
+both_engines!(
+    an_idempotency_key_is_run_once_and_taken_over_only_after_its_lease,
+    |engine| async move {
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let claim = |request_hash, now: i64| KeyClaim {
+            id: "k",
+            request_hash,
+            now,
+            locked_until: now + 30_000,
+            expires_at: now + 86_400_000,
+        };
+        assert_eq!(
+            store.claim_idempotency_key(claim("r", 0)).await.unwrap(),
+            Claim::Mine
+        );
+        assert_eq!(
+            store
+                .claim_idempotency_key(claim("r", 1_000))
+                .await
+                .unwrap(),
+            Claim::Running,
+            "the first request is still within its lease"
+        );
+        assert_eq!(
+            store
+                .claim_idempotency_key(claim("other", 1_000))
+                .await
+                .unwrap(),
+            Claim::Mismatch
+        );
+        assert_eq!(
+            store
+                .claim_idempotency_key(claim("r", 31_000))
+                .await
+                .unwrap(),
+            Claim::Mine,
+            "a retry takes over once the lease ran out"
+        );
+        store.record_idempotent_answer("k", "sealed").await.unwrap();
+        assert_eq!(
+            store
+                .claim_idempotency_key(claim("r", 32_000))
+                .await
+                .unwrap(),
+            Claim::Answered("sealed".into())
+        );
+        store.release_idempotency_key("k").await.unwrap();
+        assert_eq!(
+            store
+                .claim_idempotency_key(claim("r", 33_000))
+                .await
+                .unwrap(),
+            Claim::Answered("sealed".into()),
+            "an answered key is never released"
+        );
+        assert_eq!(
+            store
+                .claim_idempotency_key(claim("other", 86_400_001))
+                .await
+                .unwrap(),
+            Claim::Mine,
+            "after a day the key is free again"
+        );
+        assert_eq!(
+            store
+                .purge_expired_idempotency_keys(200_000_000)
+                .await
+                .unwrap(),
+            1
+        );
     }
 );

@@ -2,6 +2,7 @@
 // type-aware so that a forgotten `await` (a request silently lost) is caught.
 import js from "@eslint/js";
 import { defineConfig } from "eslint/config";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
@@ -20,7 +21,12 @@ export default defineConfig(
     },
   },
   {
-    files: ["**/*.js"],
+    files: ["**/*.{js,mjs,cjs}"],
     extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    // Build scripts run in Node, not in the browser.
+    files: ["scripts/**", "*.config.{js,ts}"],
+    languageOptions: { globals: globals.node },
   },
 );

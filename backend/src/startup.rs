@@ -78,6 +78,8 @@ impl Application {
         );
         let state = AppState::new(Services {
             session_cookie: http::SessionCookie::new(&settings),
+            app_files: http::AppFiles::from_settings(settings.web.static_dir.as_ref()),
+            origins: http::TrustedOrigins::new(&settings, media.clone()),
             boards,
             realtime,
             settings: Arc::new(settings),

@@ -6,8 +6,14 @@ use std::{ops::Deref, sync::Arc};
 use axum::extract::FromRef;
 
 use crate::{
-    auth::Authenticator, boards::Boards, config::Settings, http::SessionCookie, media::Media,
-    metrics::Metrics, realtime::Realtime, store::Store,
+    auth::Authenticator,
+    boards::Boards,
+    config::Settings,
+    http::{AppFiles, SessionCookie, TrustedOrigins},
+    media::Media,
+    metrics::Metrics,
+    realtime::Realtime,
+    store::Store,
 };
 
 /// The node's services behind one reference count: every request clones the state a few
@@ -25,6 +31,10 @@ pub struct Services {
     pub media: Media,
     /// Built once from the settings: every web grant sets the cookie it describes.
     pub session_cookie: SessionCookie,
+    /// Where the browser app this node serves comes from.
+    pub app_files: AppFiles,
+    /// The web pages that may call this node with the session cookie.
+    pub origins: TrustedOrigins,
 }
 
 impl AppState {

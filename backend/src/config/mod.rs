@@ -42,9 +42,10 @@ pub struct Settings {
 }
 
 /// Browser-facing settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebSettings {
+    /// Serve the browser app from this directory; unset, the app built into the binary.
     pub static_dir: Option<PathBuf>,
     pub allowed_origins: Vec<String>,
     pub cookie_domain: String,
@@ -187,17 +188,6 @@ impl Default for Settings {
             realtime: RealtimeSettings::default(),
             media: MediaSettings::default(),
             shutdown_drain: Duration::from_secs(10),
-        }
-    }
-}
-
-impl Default for WebSettings {
-    fn default() -> Self {
-        Self {
-            static_dir: Some(PathBuf::from("frontend/dist")),
-            allowed_origins: Vec::new(),
-            cookie_domain: String::new(),
-            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP: routes, and the layers every request passes (request id, tracing span, CORS, body
 //! limit). Handlers translate HTTP to calls on the domain modules and back; no SQL here.
 
+mod app_files;
 mod boards;
 mod cluster;
 mod error;
@@ -12,13 +13,16 @@ mod lessons;
 mod me;
 mod media;
 mod oauth;
+mod origins;
 mod pairings;
 mod session;
 mod uploads;
 mod ws;
 
+pub use app_files::AppFiles;
 pub use error::ApiError;
 pub use extract::CurrentUser;
+pub use origins::TrustedOrigins;
 pub use session::SessionCookie;
 
 use std::time::{Duration, Instant};
@@ -34,7 +38,6 @@ use axum::{
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    services::{ServeDir, ServeFile},
     trace::TraceLayer,
 };
 
@@ -53,7 +56,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let with_sessions =
         session::router().layer(state.session_cookie.layer(state.store.web_sessions()));
-    let mut app = Router::new()
+    let app = Router::new()
         .merge(oauth::router())
         .merge(with_sessions)
         .merge(me::router())
@@ -65,18 +68,9 @@ pub fn router(state: AppState) -> Router {
         .merge(cluster::router())
         .merge(ws::router())
         .merge(health::router().layer(middleware::map_response(quiet_log)))
-        .route("/api/{*rest}", axum::routing::any(api_not_found));
-    if let Some(dir) = state
-        .settings
-        .web
-        .static_dir
-        .as_ref()
-        .filter(|d| d.is_dir())
-    {
-        let index = ServeFile::new(dir.join("index.html"));
-        app = app.fallback_service(ServeDir::new(dir).not_found_service(index));
-    }
-    let cors = cors_layer(&state.settings.web.allowed_origins);
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .fallback(app_files::serve);
+    let cors = cors_layer(state.origins.clone());
     app.layer(middleware::from_fn_with_state(
         state.clone(),
         idempotency::idempotent,
@@ -168,14 +162,12 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
     )
 }
 
-/// Browsers on the listed origins may call the API with credentials (the session cookie).
-fn cors_layer(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
+/// Browsers on trusted origins may call the API with credentials (the session cookie).
+fn cors_layer(origins: TrustedOrigins) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|origin| origins.contains(origin))
+        }))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([

@@ -2,6 +2,7 @@
 // Fixtures and helpers are test code too: a panic there is a failed test with a location.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod app_files;
 mod board_log;
 mod board_view;
 mod health;

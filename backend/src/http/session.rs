@@ -4,7 +4,7 @@
 //! family id, never a token.
 //!
 //! Cookies ride along on cross-site requests, so both endpoints demand an `Origin` the node
-//! trusts (`web.allowed_origins` or its own `public_url`): another site cannot use them.
+//! trusts (`web.allowed_origins` or a node of the cluster): another site cannot use them.
 
 use axum::{
     extract::State,
@@ -115,7 +115,7 @@ async fn create_session_token(
     headers: HeaderMap,
     session: Session,
 ) -> Result<Response, ApiError> {
-    check_origin(&state.settings, &headers)?;
+    check_origin(&state, &headers)?;
     let login: WebLogin = session
         .get(LOGIN_KEY)
         .await
@@ -141,7 +141,7 @@ async fn delete_session(
     headers: HeaderMap,
     session: Session,
 ) -> Result<StatusCode, ApiError> {
-    check_origin(&state.settings, &headers)?;
+    check_origin(&state, &headers)?;
     if let Some(login) = session
         .get::<WebLogin>(LOGIN_KEY)
         .await
@@ -158,19 +158,12 @@ async fn delete_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn check_origin(settings: &Settings, headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let origin = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::Forbidden("this request needs an Origin header".into()))?;
-    let own = settings.public_url.trim_end_matches('/');
-    if origin == own
-        || settings
-            .web
-            .allowed_origins
-            .iter()
-            .any(|allowed| allowed == origin)
-    {
+    if state.origins.contains(origin) {
         Ok(())
     } else {
         tracing::info!(%origin, "session request from an untrusted origin refused");

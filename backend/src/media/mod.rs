@@ -83,6 +83,11 @@ impl Media {
         signed.path()
     }
 
+    /// Whether `accepts` holds for the public URL of any other live or configured node.
+    pub fn any_peer_url(&self, accepts: impl Fn(&str) -> bool) -> bool {
+        self.inner.peers.any_url(accepts)
+    }
+
     /// The local verified copy, if this node has a good one.
     pub async fn local(&self, digest: &Digest) -> SyncResult<Option<Blob>> {
         self.inner.blobs.open_blob(digest).await

@@ -56,6 +56,15 @@ impl Peers {
         *self.known.write().unwrap_or_else(|p| p.into_inner()) = known;
     }
 
+    /// Whether `accepts` holds for the base URL of any peer.
+    pub fn any_url(&self, accepts: impl Fn(&str) -> bool) -> bool {
+        self.known
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|k| accepts(k.peer.name()))
+    }
+
     /// The peers to ask for a blob, the node that received its upload first.
     pub fn ordered_for(&self, stored_by: Option<&str>) -> Vec<Arc<dyn Peer>> {
         let known = self.known.read().unwrap_or_else(|p| p.into_inner()).clone();

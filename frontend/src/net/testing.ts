@@ -1,9 +1,10 @@
 // Test doubles for the net layer: a scripted random source, a transport whose requests the
-// test answers one by one, and counters standing in for crypto.randomUUID. Only tests import
-// this file.
+// test answers one by one, websockets the test plays the node's side of, and counters
+// standing in for crypto.randomUUID. Only tests import this file.
 
 import type { Transport, TransportRequest, TransportResponse, UploadProgress } from "./api";
 import { abortError } from "./clock";
+import type { ConnectSocket, SocketConnection, SocketEvents } from "./socket";
 
 /** A random source that returns `values` in turn, then repeats the last one. */
 export function randomSequence(...values: number[]): () => number {
@@ -72,5 +73,63 @@ export class FakeTransport implements Transport {
       });
       this.calls.push(call);
     });
+  }
+}
+
+/** A websocket the test plays the node's side of. */
+export class FakeConnection implements SocketConnection {
+  readonly sent: string[] = [];
+  closedByClient: number | null = null;
+
+  constructor(
+    readonly url: string,
+    private readonly events: SocketEvents,
+  ) {}
+
+  /** The frames the client sent, parsed. */
+  frames(): Record<string, unknown>[] {
+    return this.sent.map((text) => JSON.parse(text) as Record<string, unknown>);
+  }
+
+  framesOfType(type: string): Record<string, unknown>[] {
+    return this.frames().filter((frame) => frame.type === type);
+  }
+
+  send(text: string): void {
+    this.sent.push(text);
+  }
+
+  close(code = 1000): void {
+    this.closedByClient = code;
+  }
+
+  open(): void {
+    this.events.open();
+  }
+
+  receive(frame: object): void {
+    this.events.message(JSON.stringify(frame));
+  }
+
+  /** The node (or the network) ended the connection. */
+  end(code: number): void {
+    this.events.close(code);
+  }
+}
+
+/** Opens FakeConnections; `connect` is the ConnectSocket to inject. */
+export class FakeSockets {
+  readonly connections: FakeConnection[] = [];
+
+  readonly connect: ConnectSocket = (url, events) => {
+    const connection = new FakeConnection(url, events);
+    this.connections.push(connection);
+    return connection;
+  };
+
+  last(): FakeConnection {
+    const connection = this.connections.at(-1);
+    if (!connection) throw new Error("no connection was opened");
+    return connection;
   }
 }

@@ -206,9 +206,9 @@ export class Api {
         !!upload,
         options.signal,
       );
-      const retry =
-        response.status === 401 && !refreshed && credential?.startsWith("Bearer ") && auth;
-      if (retry && (await auth.refresh())) continue;
+      const isBearer = credential?.startsWith("Bearer ") === true;
+      const mayRefresh = response.status === 401 && isBearer && !refreshed && auth !== null;
+      if (mayRefresh && (await auth.refresh())) continue;
       return this.read<T>(response, host);
     }
   }

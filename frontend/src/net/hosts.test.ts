@@ -98,6 +98,7 @@ describe("adaptive delays", () => {
 describe("host list", () => {
   it("reads config.json and strips trailing slashes", () => {
     expect(parseConfig({ api: [`${A}/`, `${B}//`, A, "ftp://x", 3] })).toEqual([A, B]);
+    expect(parseConfig({ api: [A, B], self: `${A}/` }, C)).toEqual([C, B]);
     expect(normalizeHost(" https://a.example/ ")).toBe(A);
     expect(normalizeHost("/api")).toBeNull();
   });

@@ -42,11 +42,21 @@ function uniqueHosts(urls: readonly unknown[]): string[] {
   return [...new Set(hosts)];
 }
 
-/** The API URLs of a `config.json` (`{"api":[...]}`); empty when it has none usable. */
-export function parseConfig(config: unknown): string[] {
+/**
+ * The API URLs of a `config.json` (`{"api":[...]}`); empty when it has none usable. A node
+ * that serves the app names its own entry in `self`: that one becomes `origin`, the address
+ * the browser already reaches it by (`localhost` for `127.0.0.1`, a proxy's name).
+ */
+export function parseConfig(config: unknown, origin?: string): string[] {
   if (typeof config !== "object" || config === null) return [];
-  const api = (config as { api?: unknown }).api;
-  return Array.isArray(api) ? uniqueHosts(api) : [];
+  const { api, self } = config as { api?: unknown; self?: unknown };
+  if (!Array.isArray(api)) return [];
+  const own = normalizeHost(self);
+  return uniqueHosts(
+    api.map((url) =>
+      origin !== undefined && own !== null && normalizeHost(url) === own ? origin : url,
+    ),
+  );
 }
 
 /** The healthy nodes' public URLs from a `GET /api/cluster` answer. */
@@ -193,7 +203,7 @@ export async function loadHosts(
 ): Promise<Hosts> {
   let urls: string[] = [];
   try {
-    urls = parseConfig(await readConfig());
+    urls = parseConfig(await readConfig(), origin);
   } catch {
     // Unreadable config: the origin below.
   }

@@ -1,11 +1,33 @@
-// The app's entry point; the views replace this placeholder.
-import { render } from "preact";
+// The app's entry point: picks the language and the view from the address, and loads only
+// that view's code (a board never downloads the controller or the editor).
 
-function App() {
-  return <h1>boardcast</h1>;
-}
+import "./styles.css";
+
+import { language, pickLanguage, setLanguage, t } from "./i18n";
+import { registerServiceWorker } from "./offline/media";
+
+setLanguage(pickLanguage(location.search, navigator.languages));
+document.documentElement.lang = language();
+registerServiceWorker();
+
+/** How long to wait before reloading when a view's code could not be fetched. */
+const RELOAD_AFTER_MS = 10_000;
 
 const root = document.getElementById("app");
+const path = location.pathname.replace(/\/+$/, "") || "/";
+const view =
+  path === "/board"
+    ? import("./board/main")
+    : path === "/lessons"
+      ? import("./editor/main")
+      : import("./controller/main");
+
 if (root) {
-  render(<App />, root);
+  view
+    .then((loaded) => loaded.mount(root))
+    .catch(() => {
+      // Offline before the view's code was ever cached: say so calmly and try again.
+      root.textContent = t("unreachable");
+      setTimeout(() => location.reload(), RELOAD_AFTER_MS);
+    });
 }

@@ -53,7 +53,7 @@ export function parseConfig(config: unknown, origin?: string): string[] {
   if (!Array.isArray(api)) return [];
   const own = normalizeHost(self);
   return uniqueHosts(
-    api.map((url) =>
+    api.map((url: unknown) =>
       origin !== undefined && own !== null && normalizeHost(url) === own ? origin : url,
     ),
   );

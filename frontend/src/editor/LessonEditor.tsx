@@ -81,7 +81,9 @@ export function LessonEditor({ editor, draft }: Props) {
   };
 
   return (
-    <section class="card lesson-editor" ref={root} aria-labelledby="lesson-heading">
+    // Not a named region: its name would be the lesson's title ("Untitled lesson"), which
+    // screen readers and tests would confuse with the field labelled "Title".
+    <section class="card lesson-editor" ref={root}>
       <h2 id="lesson-heading" tabIndex={-1} data-focus="heading">
         {draft.title.trim() || t("untitled")}
       </h2>

@@ -5,6 +5,7 @@
 mod app_files;
 mod board_log;
 mod board_view;
+mod browser;
 mod health;
 mod helpers;
 mod idempotency;

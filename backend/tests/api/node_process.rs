@@ -89,6 +89,11 @@ impl NodeProcess {
         self.data_dir.path()
     }
 
+    /// The node's process id, for tests that kill it from outside.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
     /// `kill -9`: no shutdown, no goodbyes.
     pub async fn kill(&mut self) {
         self.child.kill().await.unwrap();

@@ -1,0 +1,221 @@
+// A lesson as a class lives it: the board shows a code, a teacher logs in on another node and
+// pairs, builds a lesson with a picture and a PDF in the editor, steers it, and the node the
+// board is connected to dies mid-lesson. The board keeps its slide and follows the next
+// command within seconds; reloading both screens finds them still paired on the same slide.
+
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { context, launch, snap } from "./browser";
+import { cluster, killNode, type ClusterNode } from "./cluster";
+import { mediaFiles } from "./fixtures";
+
+const servers = cluster();
+const [nodeA, nodeB] = servers.nodes as [ClusterNode, ClusterNode];
+const teacher = servers.teacher;
+const WITHIN_5_S = { timeout: 5_000, interval: 50 };
+
+let browser: Browser;
+let board: Page;
+let controller: Page;
+
+/** The code on the board, digits only. */
+async function pairingCode(page: Page): Promise<string> {
+  const code = page.getByLabel("Pairing code").locator(".pairing-code");
+  await code.waitFor();
+  return ((await code.textContent()) ?? "").replace(/\D/g, "");
+}
+
+async function logIn(page: Page, account = teacher): Promise<void> {
+  await page.getByLabel("Username").fill(account.username);
+  await page.getByLabel("Password").fill(account.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+/** What the board shows now: "image <sha>", "pdf", "text <words>", "blank" or "none". */
+async function onBoard(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const stage = document.querySelector(".board");
+    if (!stage) return "none";
+    if (stage.classList.contains("is-blank")) return "blank";
+    const image = document.querySelector<HTMLImageElement>("img.slide-media");
+    if (image?.complete && image.naturalWidth > 0) {
+      return `image ${/\/media\/([0-9a-f]{64})/.exec(image.src)?.[1] ?? "?"}`;
+    }
+    const pdf = document.querySelector<HTMLCanvasElement>("canvas.slide-pdf[data-drawn]");
+    if (pdf) return `pdf ${pdf.getAttribute("aria-label")}`;
+    const text = document.querySelector(".slide-text");
+    return text ? `text ${text.textContent}` : "none";
+  });
+}
+
+/** The node a page's socket is on, from its status element. */
+async function socketNode(page: Page): Promise<string | null> {
+  return page.getByRole("status").first().getAttribute("data-node");
+}
+
+/** Each node learns of the other from the registry within a heartbeat or two. */
+async function clusterReady(): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const config = (await (await fetch(`${nodeA.url}/config.json`)).json()) as { api: string[] };
+    const trusts = async (node: ClusterNode, origin: string) =>
+      (
+        await fetch(`${node.url}/api/lessons`, {
+          method: "OPTIONS",
+          headers: { origin, "access-control-request-method": "GET" },
+        })
+      ).headers.get("access-control-allow-origin") === origin;
+    const both = (await trusts(nodeA, nodeB.url)) && (await trusts(nodeB, nodeA.url));
+    if (config.api.length === 2 && both) return;
+    if (Date.now() > deadline) throw new Error("the two nodes did not learn of each other");
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+beforeAll(async () => {
+  browser = await launch();
+  await clusterReady();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe("a lesson in a real browser", () => {
+  let code = "";
+  let imageSha = "";
+
+  it("shows a pairing code on a fresh board", async () => {
+    board = await (await context(browser, "board")).newPage();
+    await board.goto(`${nodeA.url}/board?name=Room%2012`);
+    code = await pairingCode(board);
+    expect(code).toMatch(/^\d{6}$/);
+    await expect.poll(() => board.getByRole("status").getAttribute("data-health")).toBe("online");
+    await snap(board, "board-pairing-code");
+  });
+
+  it("lets a teacher log in on the other node and pair with the code", async () => {
+    controller = await (await context(browser, "laptop")).newPage();
+    await controller.goto(`${nodeB.url}/`);
+    await snap(controller, "controller-login-laptop");
+    await logIn(controller);
+    await controller.getByLabel("Board code").fill(code);
+    await controller.getByRole("button", { name: "Connect" }).click();
+    await controller.getByRole("button", { name: "Next slide" }).waitFor();
+    await board.getByText(`${teacher.display_name} connected`).waitFor();
+    await expect.poll(() => board.getByLabel("Pairing code").count()).toBe(0);
+    await snap(board, "board-paired");
+  });
+
+  it("builds a lesson with a picture, a PDF and a text slide in the editor", async () => {
+    const editor = await controller.context().newPage();
+    await editor.goto(`${nodeB.url}/lessons`);
+    await editor.getByRole("button", { name: "New lesson" }).click();
+    await editor.getByLabel("Title").fill("Rivers");
+    const files = mediaFiles();
+    await editor.getByLabel("Add media").setInputFiles([files.image, files.pdf]);
+    await expect.poll(() => editor.locator("ol li").count(), { timeout: 20_000 }).toBe(3);
+    await editor.getByRole("button", { name: "Add text slide" }).click();
+    await editor.getByLabel("Slide text").fill("The Rhine flows north");
+    await editor.getByLabel("Notes").last().fill("Ask where the Rhine starts");
+    await editor.getByRole("button", { name: "Save" }).click();
+    await editor
+      .getByRole("status")
+      .filter({ hasText: /^Saved$/ })
+      .waitFor();
+    await snap(editor, "editor-laptop");
+    await editor.setViewportSize({ width: 390, height: 844 });
+    await snap(editor, "editor-phone");
+    await editor.close();
+  });
+
+  it("opens the lesson and steers it: next, previous, blank, timer", async () => {
+    await controller.reload();
+    await controller.getByRole("button", { name: "Rivers" }).click();
+    await expect.poll(() => onBoard(board), WITHIN_5_S).toMatch(/^image [0-9a-f]{64}$/);
+    imageSha = (await onBoard(board)).split(" ")[1] ?? "";
+    await expect
+      .poll(() => controller.locator(".delivery").getAttribute("data-current"))
+      .toBe("true");
+    await expect(controller.locator(".delivery").textContent()).resolves.toContain("On the board");
+    await snap(board, "board-image-slide");
+    await snap(controller, "controller-steering-laptop");
+
+    await controller.getByRole("button", { name: "Next slide" }).click();
+    await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("pdf Page 1");
+    await controller.getByRole("button", { name: "Next slide" }).click();
+    await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("pdf Page 2");
+    await snap(board, "board-pdf-slide");
+    await controller.keyboard.press("ArrowRight");
+    await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("text The Rhine flows north");
+    await controller.getByText("Ask where the Rhine starts").waitFor();
+    await controller.getByRole("button", { name: "Previous slide" }).click();
+    await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("pdf Page 2");
+
+    await controller.getByRole("button", { name: "Blank screen" }).click();
+    await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("blank");
+    await controller.getByRole("button", { name: "Blank screen" }).click();
+    await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("pdf Page 2");
+
+    await controller.getByRole("button", { name: "5 min", exact: true }).click();
+    await expect
+      .poll(() => board.getByRole("timer").textContent(), WITHIN_5_S)
+      .toMatch(/^[45]:\d\d$/);
+    await snap(board, "board-timer");
+    await controller.getByRole("button", { name: "Stop timer" }).click();
+    await expect.poll(() => board.getByRole("timer").count(), WITHIN_5_S).toBe(0);
+  });
+
+  it("keeps the slide when the board's node dies, and follows the next command within 5 s", async () => {
+    const boardNodeId = await socketNode(board);
+    const dying = servers.nodes.find((node) => node.node_id === boardNodeId);
+    expect(dying, `the board's node ${boardNodeId}`).toBeDefined();
+    const killedAt = Date.now();
+    killNode(dying as ClusterNode);
+
+    expect(await onBoard(board)).toBe("pdf Page 2");
+    await expect
+      .poll(async () => {
+        const node = await socketNode(board);
+        const health = await board.getByRole("status").getAttribute("data-health");
+        return health === "online" && node !== boardNodeId;
+      }, WITHIN_5_S)
+      .toBe(true);
+    const reconnectedAfter = Date.now() - killedAt;
+    expect(reconnectedAfter).toBeLessThan(5_000);
+    expect(await onBoard(board)).toBe("pdf Page 2");
+
+    await controller.getByRole("button", { name: "Previous slide" }).click();
+    await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("pdf Page 1");
+    await controller.getByRole("button", { name: "Previous slide" }).click();
+    await expect.poll(() => onBoard(board), WITHIN_5_S).toBe(`image ${imageSha}`);
+  });
+
+  it("finds both screens still paired on the same slide after a reload", async () => {
+    await board.reload();
+    await controller.reload();
+    await expect.poll(() => onBoard(board), { timeout: 15_000 }).toBe(`image ${imageSha}`);
+    expect(await board.getByLabel("Pairing code").count()).toBe(0);
+    await controller.getByText("Slide 1 of 4").waitFor({ timeout: 15_000 });
+    await expect
+      .poll(() => board.getByRole("status").getAttribute("data-health"), { timeout: 15_000 })
+      .toBe("online");
+    await snap(board, "board-after-reload");
+  });
+
+  it("shows a second controller what the board shows", async () => {
+    const boardNodeId = await socketNode(board);
+    const alive = servers.nodes.find((node) => node.node_id === boardNodeId);
+    const phone = await (await context(browser, "phone")).newPage();
+    await phone.goto(`${(alive ?? nodeB).url}/`);
+    await logIn(phone);
+    await phone.getByRole("button", { name: /Room 12/ }).click();
+    await phone.getByRole("button", { name: "Next slide" }).waitFor();
+    await expect
+      .poll(() => phone.locator(".delivery").getAttribute("data-current"), { timeout: 10_000 })
+      .toBe("true");
+    await expect(phone.locator(".delivery").textContent()).resolves.toContain("On the board");
+    await snap(phone, "controller-steering-phone");
+  });
+});

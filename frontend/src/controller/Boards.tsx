@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 
 import { t } from "../i18n";
 import { ApiError, type Net } from "../net";
+import { Status, type Health } from "../ui/Status";
 
 export interface PairedBoard {
   pairing_id: string;
@@ -33,12 +34,20 @@ export function Boards({ net, onChoose }: { net: Net; onChoose: (board: PairedBo
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [boards, setBoards] = useState<Listed[] | null>(null);
+  const [health, setHealth] = useState<Health>("connecting");
 
   useEffect(() => {
     const stop = new AbortController();
     net.api
-      .retrying(() => net.api.get<Listed[]>("/api/pairings", { signal: stop.signal }), stop.signal)
-      .then(({ data }) => setBoards(data))
+      .retrying(
+        () => net.api.get<Listed[]>("/api/pairings", { signal: stop.signal }),
+        stop.signal,
+        () => setHealth("offline"),
+      )
+      .then(({ data }) => {
+        setBoards(data);
+        setHealth("online");
+      })
       .catch(() => !stop.signal.aborted && setBoards([]));
     return () => stop.abort();
   }, [net]);
@@ -88,7 +97,17 @@ export function Boards({ net, onChoose }: { net: Net; onChoose: (board: PairedBo
         </button>
       </form>
       <section class="card">
-        <h2>{t("yourBoards")}</h2>
+        <div class="steer-head">
+          <h2>{t("yourBoards")}</h2>
+          <Status
+            health={health}
+            text={
+              { online: t("online"), connecting: t("connecting"), offline: t("reconnecting") }[
+                health
+              ]
+            }
+          />
+        </div>
         {boards === null ? (
           <p class="muted">{t("connecting")}</p>
         ) : boards.length === 0 ? (

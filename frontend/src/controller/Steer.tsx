@@ -60,81 +60,85 @@ export function Steer({ net, auth, board, onLeave }: Props) {
 
   return (
     <section class="steer" aria-labelledby="board-name">
-      <div class="steer-head">
-        <h2 id="board-name">{board.board.name}</h2>
-        <Status health={health} text={statusText(steering)} node={steering.node} />
-      </div>
-      <div
-        class="steer-buttons"
-        onTouchStart={(e) => (swipeStart = e.touches[0]?.clientX ?? null)}
-        onTouchEnd={(e) => swipe(session, e.changedTouches[0]?.clientX)}
-      >
-        <button
-          type="button"
-          class="big"
-          onClick={() => session.send({ kind: "prev" })}
-          disabled={!state.lesson_id}
+      <div class="steer-main">
+        <div class="steer-head">
+          <h2 id="board-name">{board.board.name}</h2>
+          <Status health={health} text={statusText(steering)} node={steering.node} />
+        </div>
+        <div
+          class="steer-buttons"
+          onTouchStart={(e) => (swipeStart = e.touches[0]?.clientX ?? null)}
+          onTouchEnd={(e) => swipe(session, e.changedTouches[0]?.clientX)}
         >
-          ‹ {t("previousSlide")}
-        </button>
-        <button
-          type="button"
-          class="big primary"
-          onClick={() => session.send({ kind: "next" })}
-          disabled={!state.lesson_id}
-        >
-          {t("nextSlide")} ›
-        </button>
-      </div>
-      <p
-        class="delivery"
-        data-delivery={delivery(steering) ?? "none"}
-        data-current={boardIsCurrent(steering)}
-      >
-        {deliveryText(steering)}
-        {slides && (
-          <span class="muted"> · {t("slideOf", { slide: index + 1, count: slides.length })}</span>
-        )}
-      </p>
-      <div class="steer-row">
-        <button
-          type="button"
-          aria-pressed={state.blank}
-          onClick={() => session.send({ kind: "blank", on: !state.blank })}
-        >
-          {t("blankScreen")}
-        </button>
-        <Timer steering={steering} session={session} />
-      </div>
-      {slides ? (
-        <Strip
-          slides={slides}
-          lesson={lesson}
-          index={index}
-          onPick={(slide) => session.send({ kind: "goto", slide })}
-        />
-      ) : (
-        state.lesson_id === null && <p class="muted">{t("noLessonOpen")}</p>
-      )}
-      {slides && <Notes slide={slides[index]} />}
-      <Pad onMove={(x, y) => session.pointer(x, y)} onLeave={() => session.hidePointer()} />
-      <LessonPicker
-        net={net}
-        openId={state.lesson_id}
-        onOpen={(id) => session.send({ kind: "open_lesson", lesson_id: id })}
-      />
-      <div class="steer-row">
-        <button type="button" onClick={() => onLeave(null)}>
-          {t("backToBoards")}
-        </button>
-        {state.lesson_id && (
-          <button type="button" onClick={() => session.send({ kind: "clear" })}>
-            {t("closeLesson")}
+          <button
+            type="button"
+            class="big"
+            onClick={() => session.send({ kind: "prev" })}
+            disabled={!state.lesson_id}
+          >
+            ‹ {t("previousSlide")}
           </button>
+          <button
+            type="button"
+            class="big primary"
+            onClick={() => session.send({ kind: "next" })}
+            disabled={!state.lesson_id}
+          >
+            {t("nextSlide")} ›
+          </button>
+        </div>
+        <p
+          class="delivery"
+          data-delivery={delivery(steering) ?? "none"}
+          data-current={boardIsCurrent(steering)}
+        >
+          {deliveryText(steering)}
+          {slides && (
+            <span class="muted"> · {t("slideOf", { slide: index + 1, count: slides.length })}</span>
+          )}
+        </p>
+        <div class="steer-row">
+          <button
+            type="button"
+            aria-pressed={state.blank}
+            onClick={() => session.send({ kind: "blank", on: !state.blank })}
+          >
+            {t("blankScreen")}
+          </button>
+          <Timer steering={steering} session={session} />
+        </div>
+        {slides ? (
+          <Strip
+            slides={slides}
+            lesson={lesson}
+            index={index}
+            onPick={(slide) => session.send({ kind: "goto", slide })}
+          />
+        ) : (
+          state.lesson_id === null && <p class="muted">{t("noLessonOpen")}</p>
         )}
-        <button type="button" class="danger" onClick={() => void unpair()}>
-          {t("unpair")}
-        </button>
+        {slides && <Notes slide={slides[index]} />}
+      </div>
+      <div class="steer-side">
+        <Pad onMove={(x, y) => session.pointer(x, y)} onLeave={() => session.hidePointer()} />
+        <LessonPicker
+          net={net}
+          openId={state.lesson_id}
+          onOpen={(id) => session.send({ kind: "open_lesson", lesson_id: id })}
+        />
+        <div class="steer-row">
+          <button type="button" onClick={() => onLeave(null)}>
+            {t("backToBoards")}
+          </button>
+          {state.lesson_id && (
+            <button type="button" onClick={() => session.send({ kind: "clear" })}>
+              {t("closeLesson")}
+            </button>
+          )}
+          <button type="button" class="danger" onClick={() => void unpair()}>
+            {t("unpair")}
+          </button>
+        </div>
       </div>
     </section>
   );

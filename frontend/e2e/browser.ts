@@ -51,5 +51,6 @@ export async function context(
 
 /** Saves a screenshot as a test artifact (look at them as a teacher would). */
 export async function snap(page: Page, name: string): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: false });
 }

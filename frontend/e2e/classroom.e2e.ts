@@ -7,7 +7,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { context, launch, snap } from "./browser";
-import { cluster, killNode, type ClusterNode } from "./cluster";
+import { cluster, clusterReady, killNode, type ClusterNode } from "./cluster";
 import { mediaFiles } from "./fixtures";
 
 const servers = cluster();
@@ -54,28 +54,9 @@ async function socketNode(page: Page): Promise<string | null> {
   return page.getByRole("status").first().getAttribute("data-node");
 }
 
-/** Each node learns of the other from the registry within a heartbeat or two. */
-async function clusterReady(): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const config = (await (await fetch(`${nodeA.url}/config.json`)).json()) as { api: string[] };
-    const trusts = async (node: ClusterNode, origin: string) =>
-      (
-        await fetch(`${node.url}/api/lessons`, {
-          method: "OPTIONS",
-          headers: { origin, "access-control-request-method": "GET" },
-        })
-      ).headers.get("access-control-allow-origin") === origin;
-    const both = (await trusts(nodeA, nodeB.url)) && (await trusts(nodeB, nodeA.url));
-    if (config.api.length === 2 && both) return;
-    if (Date.now() > deadline) throw new Error("the two nodes did not learn of each other");
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 beforeAll(async () => {
   browser = await launch();
-  await clusterReady();
+  await clusterReady(servers.nodes);
 });
 
 afterAll(async () => {

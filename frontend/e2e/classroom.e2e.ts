@@ -16,12 +16,14 @@ const teacher = servers.teacher;
 const WITHIN_5_S = { timeout: 5_000, interval: 50 };
 
 let browser: Browser;
+/** A node still running (one is killed mid-lesson). */
+let alive: ClusterNode = nodeB;
 let board: Page;
 let controller: Page;
 
 /** The code on the board, digits only. */
 async function pairingCode(page: Page): Promise<string> {
-  const code = page.getByLabel("Pairing code").locator(".pairing-code");
+  const code = page.getByLabel("Pairing code");
   await code.waitFor();
   return ((await code.textContent()) ?? "").replace(/\D/g, "");
 }
@@ -148,12 +150,28 @@ describe("a lesson in a real browser", () => {
     await expect.poll(() => board.getByRole("timer").count(), WITHIN_5_S).toBe(0);
   });
 
+  it("keeps its slide offline and says so within seconds, then comes back", async () => {
+    const before = await onBoard(board);
+    await board.context().setOffline(true);
+    await expect
+      .poll(() => board.getByRole("status").getAttribute("data-health"), { timeout: 10_000 })
+      .toBe("offline");
+    await expect(board.getByRole("status").textContent()).resolves.toMatch(/offline/i);
+    expect(await onBoard(board)).toBe(before);
+    await snap(board, "board-offline");
+    await board.context().setOffline(false);
+    await expect
+      .poll(() => board.getByRole("status").getAttribute("data-health"), { timeout: 10_000 })
+      .toBe("online");
+  });
+
   it("keeps the slide when the board's node dies, and follows the next command within 5 s", async () => {
     const boardNodeId = await socketNode(board);
     const dying = servers.nodes.find((node) => node.node_id === boardNodeId);
     expect(dying, `the board's node ${boardNodeId}`).toBeDefined();
     const killedAt = Date.now();
     killNode(dying as ClusterNode);
+    alive = servers.nodes.find((node) => node !== dying) ?? nodeB;
 
     expect(await onBoard(board)).toBe("pdf Page 2");
     await expect
@@ -183,6 +201,9 @@ describe("a lesson in a real browser", () => {
       .poll(() => board.getByRole("status").getAttribute("data-health"), { timeout: 15_000 })
       .toBe("online");
     await snap(board, "board-after-reload");
+    await board.setViewportSize({ width: 390, height: 844 });
+    await snap(board, "board-phone");
+    await board.setViewportSize({ width: 1280, height: 720 });
   });
 
   it("shows a second controller what the board shows", async () => {
@@ -198,5 +219,31 @@ describe("a lesson in a real browser", () => {
       .toBe("true");
     await expect(phone.locator(".delivery").textContent()).resolves.toContain("On the board");
     await snap(phone, "controller-steering-phone");
+  });
+});
+
+describe("in Dutch", () => {
+  it("names every control in Dutch with ?lang=nl", async () => {
+    const page = await (await context(browser, "phone")).newPage();
+    await page.goto(`${alive.url}/?lang=nl`);
+    await page.getByLabel("Gebruikersnaam").fill(teacher.username);
+    await page.getByLabel("Wachtwoord").fill(teacher.password);
+    await page.getByRole("button", { name: "Inloggen" }).click();
+    await page.getByRole("button", { name: "Uitloggen" }).waitFor();
+    await page.getByRole("button", { name: /Room 12/ }).click();
+    for (const name of ["Volgende dia", "Vorige dia", "Scherm zwart"]) {
+      await page.getByRole("button", { name }).waitFor();
+    }
+    await snap(page, "controller-dutch-phone");
+    await page.goto(`${alive.url}/lessons?lang=nl`);
+    await page.getByRole("button", { name: "Nieuwe les" }).click();
+    await page.getByLabel("Titel").waitFor();
+    await page.getByLabel("Media toevoegen").waitFor();
+    await page.getByRole("button", { name: "Tekstdia toevoegen" }).click();
+    await page.getByLabel("Diatekst").waitFor();
+    await page.getByRole("button", { name: "Opslaan" }).waitFor();
+    const boardPage = await (await context(browser, "board")).newPage();
+    await boardPage.goto(`${alive.url}/board?lang=nl`);
+    await boardPage.getByLabel("Koppelcode").waitFor();
   });
 });

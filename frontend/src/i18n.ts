@@ -62,6 +62,7 @@ const en = {
   // Board
   pairingCode: "Pairing code",
   pairHere: "Open boardcast on your phone or laptop and type this code, or scan it.",
+  scanToPair: "QR code that opens boardcast with this code filled in",
   connectedBy: "{name} connected",
   notMe: "Not me",
   controllers: "{count} controller(s) connected",
@@ -177,6 +178,7 @@ const nl: Record<MessageKey, string> = {
   noLessonOpen: "Er is geen les open. Kies er een.",
   pairingCode: "Koppelcode",
   pairHere: "Open boardcast op je telefoon of laptop en typ deze code, of scan hem.",
+  scanToPair: "QR-code die boardcast opent met deze code al ingevuld",
   connectedBy: "{name} is verbonden",
   notMe: "Niet ik",
   controllers: "{count} bediening(en) verbonden",

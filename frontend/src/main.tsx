@@ -8,7 +8,8 @@ import { registerServiceWorker } from "./offline/media";
 
 setLanguage(pickLanguage(location.search, navigator.languages));
 document.documentElement.lang = language();
-registerServiceWorker();
+// After the page has loaded: precaching the app must not slow its first paint.
+addEventListener("load", registerServiceWorker, { once: true });
 
 /** How long to wait before reloading when a view's code could not be fetched. */
 const RELOAD_AFTER_MS = 10_000;

@@ -93,7 +93,7 @@ function PairingCode({ code, small }: { code: string; small: boolean }) {
       <span class="pairing-code">{grouped(code)}</span>
       {!small && (
         <>
-          <Qr text={link} label={t("pairingCode")} />
+          <Qr text={link} label={t("scanToPair")} />
           <p class="pairing-help">{t("pairHere")}</p>
         </>
       )}

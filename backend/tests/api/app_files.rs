@@ -26,6 +26,11 @@ async fn the_apps_routes_answer_its_index_and_assets_are_immutable() {
             "text/html; charset=utf-8"
         );
         assert_eq!(response.headers()["cache-control"], "no-cache");
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap();
+        assert!(policy.contains("script-src 'self'"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
         index = response.text().await.unwrap();
         assert!(index.contains("<div id=\"app\">"), "{route}: {index}");
     }

@@ -133,6 +133,21 @@ describe("a lesson in a real browser", () => {
     await controller.keyboard.press("ArrowRight");
     await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("text The Rhine flows north");
     await controller.getByText("Ask where the Rhine starts").waitFor();
+
+    // Edited while the class looks at it: the board shows the new text by itself.
+    const editor = await controller.context().newPage();
+    await editor.goto(`${nodeB.url}/lessons`);
+    await editor.getByRole("button", { name: "Rivers" }).click();
+    await editor.getByLabel("Slide text").fill("The Rhine flows north to the sea");
+    await editor.getByRole("button", { name: "Save" }).click();
+    await editor
+      .getByRole("status")
+      .filter({ hasText: /^Saved$/ })
+      .waitFor();
+    await editor.close();
+    await expect
+      .poll(() => onBoard(board), WITHIN_5_S)
+      .toBe("text The Rhine flows north to the sea");
     await controller.getByRole("button", { name: "Previous slide" }).click();
     await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("pdf Page 2");
 

@@ -58,3 +58,43 @@ export function slideSummary(slide: Slide, pageLabel: (page: number) => string):
       return slide.kind;
   }
 }
+
+/**
+ * Keeps the lesson open on a board loaded, for the board and its controllers alike: fetched
+ * when the board opens another one or when told to (it was edited, another node answers
+ * now), retried while the nodes cannot be reached; a fetch no longer wanted is cancelled.
+ */
+export class OpenLesson {
+  private load: AbortController | null = null;
+
+  constructor(
+    private readonly api: Api,
+    private readonly events: {
+      /** The lesson to show now (null: none is open). */
+      loaded(lesson: LoadedLesson | null): void;
+      /** The node refused it for good (deleted, or not readable by this caller). */
+      refused(): void;
+    },
+  ) {}
+
+  /** `wanted` is the board's lesson id, `current` the lesson at hand. */
+  follow(wanted: string | null, current: LoadedLesson | null, again: boolean): void {
+    if (wanted === null) {
+      this.stop();
+      if (current) this.events.loaded(null);
+      return;
+    }
+    if (!again && current?.id === wanted) return;
+    this.stop();
+    const load = new AbortController();
+    this.load = load;
+    this.api
+      .retrying(() => fetchLesson(this.api, wanted, load.signal), load.signal)
+      .then((lesson) => !load.signal.aborted && this.events.loaded(lesson))
+      .catch(() => !load.signal.aborted && this.events.refused());
+  }
+
+  stop(): void {
+    this.load?.abort();
+  }
+}

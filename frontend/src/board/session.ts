@@ -4,7 +4,7 @@
 // reloads while the network is down comes back showing the same slide, not an error.
 
 import { followNetwork } from "../app";
-import { fetchLesson, type LoadedLesson } from "../lessons";
+import { OpenLesson, type LoadedLesson } from "../lessons";
 import {
   boardAuthorization,
   type BoardHello,
@@ -21,7 +21,7 @@ import {
   register,
   type BoardCredentials,
 } from "./credentials";
-import { applyEvent, EMPTY_STATE, estimateSkew } from "./state";
+import { applyEvent, EMPTY_STATE, estimateSkew, stateAfterWelcome } from "./state";
 
 export interface BoardSnapshot {
   status: SocketStatus;
@@ -66,7 +66,7 @@ export class BoardSession {
   private readonly listeners = new Set<(snapshot: BoardSnapshot) => void>();
   private socket: BoardSocket | null = null;
   private credentials: BoardCredentials | null = null;
-  private lessonLoad: AbortController | null = null;
+  private readonly lesson: OpenLesson;
   private pairedTimer: ReturnType<typeof setTimeout> | undefined;
   /** The offset the screen last painted; receipts sent while offline are lost. */
   private renderedOffset: number | null = null;
@@ -77,6 +77,14 @@ export class BoardSession {
     private readonly net: Net,
     private readonly storage: Storage,
   ) {
+    this.lesson = new OpenLesson(net.api, {
+      loaded: (lesson) => {
+        this.update({ lesson, lessonMissing: false });
+        if (lesson) void prefetchMedia(Object.values(lesson.media));
+      },
+      // Deleted, or no longer open here: say so calmly.
+      refused: () => this.update({ lessonMissing: true }),
+    });
     const saved = restore(storage);
     this.snapshot = {
       status: "connecting",
@@ -125,7 +133,7 @@ export class BoardSession {
 
   stop(): void {
     this.stopped.abort();
-    this.lessonLoad?.abort();
+    this.lesson.stop();
     this.unfollow();
     this.socket?.close();
     clearTimeout(this.pairedTimer);
@@ -164,10 +172,7 @@ export class BoardSession {
     const now = Date.now();
     switch (frame.type) {
       case "welcome": {
-        let state = frame.reset ? frame.state : this.snapshot.state;
-        if (!frame.reset) {
-          for (const event of frame.events) state = applyEvent(state, event, this.slideCount());
-        }
+        const state = stateAfterWelcome(this.snapshot.state, frame, this.slideCount());
         this.update({ node: frame.node, offset: frame.offset, state });
         // A new node answers now: read the lesson again, its media resolved against it.
         this.loadLesson(true);
@@ -212,28 +217,7 @@ export class BoardSession {
 
   /** Loads the open lesson if it is not the one loaded (or `again`), and keeps its media. */
   private loadLesson(again: boolean): void {
-    const wanted = this.snapshot.state.lesson_id;
-    if (wanted === null) {
-      this.lessonLoad?.abort();
-      if (this.snapshot.lesson) this.update({ lesson: null, lessonMissing: false });
-      return;
-    }
-    if (!again && this.snapshot.lesson?.id === wanted) return;
-    this.lessonLoad?.abort();
-    const load = new AbortController();
-    this.lessonLoad = load;
-    const api = this.net.api;
-    api
-      .retrying(() => fetchLesson(api, wanted, load.signal), load.signal)
-      .then((lesson) => {
-        if (load.signal.aborted) return;
-        this.update({ lesson, lessonMissing: false });
-        void prefetchMedia(Object.values(lesson.media));
-      })
-      .catch(() => {
-        // A final answer (403: no longer open here, 404: deleted): say so, calmly.
-        if (!load.signal.aborted) this.update({ lessonMissing: true });
-      });
+    this.lesson.follow(this.snapshot.state.lesson_id, this.snapshot.lesson, again);
   }
 
   private update(change: Partial<BoardSnapshot>): void {

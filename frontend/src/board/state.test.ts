@@ -5,6 +5,7 @@ import {
   applyEvent,
   EMPTY_STATE,
   estimateSkew,
+  stateAfterWelcome,
   formatCountdown,
   secondsLeft,
   visibleSlide,
@@ -53,6 +54,33 @@ describe("the board's state from its events", () => {
     );
     expect(started.timer_ends_at).toBe("2026-12-04T08:35:00.000Z");
     expect(applyEvent(started, event({ kind: "timer", seconds: null })).timer_ends_at).toBeNull();
+  });
+});
+
+describe("a welcome", () => {
+  const welcome = (reset: boolean, events: BoardEvent[]) => ({
+    type: "welcome" as const,
+    node: "node-a",
+    board_id: "b",
+    offset: 9,
+    state: { ...EMPTY_STATE, lesson_id: "node-says", slide: 4 },
+    events,
+    reset,
+  });
+
+  it("replaces the state when it resets, whatever was shown before", () => {
+    const shown = { ...EMPTY_STATE, lesson_id: "l1", slide: 1 };
+    expect(stateAfterWelcome(shown, welcome(true, []))).toEqual(welcome(true, []).state);
+  });
+
+  it("else brings what was missed on top of what is shown", () => {
+    const shown = { ...EMPTY_STATE, lesson_id: "l1", slide: 1 };
+    const missed = [event({ kind: "next" }), event({ kind: "blank", on: true })];
+    expect(stateAfterWelcome(shown, welcome(false, missed), 5)).toEqual({
+      ...shown,
+      slide: 2,
+      blank: true,
+    });
   });
 });
 

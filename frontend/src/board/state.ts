@@ -3,7 +3,7 @@
 // The node has already checked every event, so nothing here refuses anything; the only thing a
 // screen must know besides the event is the open lesson's slide count, for "next" at the end.
 
-import type { BoardEvent, BoardState } from "../net/protocol";
+import type { BoardEvent, BoardState, WelcomeFrame } from "../net/protocol";
 
 export const EMPTY_STATE: BoardState = {
   lesson_id: null,
@@ -39,6 +39,16 @@ export function applyEvent(state: BoardState, event: BoardEvent, slideCount?: nu
     case "clear":
       return EMPTY_STATE;
   }
+}
+
+/** The state after a `welcome`: its state when it resets, else `current` with its events. */
+export function stateAfterWelcome(
+  current: BoardState,
+  welcome: WelcomeFrame,
+  slideCount?: number,
+): BoardState {
+  if (welcome.reset) return welcome.state;
+  return welcome.events.reduce((state, event) => applyEvent(state, event, slideCount), current);
 }
 
 /** The slide to show: the state's, within the lesson (an edit may have shortened it). */

@@ -3,8 +3,8 @@
 // command's fate is tracked, so the screen can say pending, received, or on the board.
 
 import { followNetwork } from "../app";
-import { applyEvent, EMPTY_STATE } from "../board/state";
-import { fetchLesson, type LoadedLesson } from "../lessons";
+import { applyEvent, EMPTY_STATE, stateAfterWelcome } from "../board/state";
+import { OpenLesson, type LoadedLesson } from "../lessons";
 import {
   controllerHello,
   type Action,
@@ -73,13 +73,14 @@ export class SteeringSession {
   private readonly listeners = new Set<(steering: Steering) => void>();
   private readonly socket: BoardSocket;
   private readonly unfollow: () => void;
-  private lessonLoad: AbortController | null = null;
+  private readonly lesson: OpenLesson;
 
-  constructor(
-    private readonly net: Net,
-    auth: TeacherAuth,
-    pairingId: string,
-  ) {
+  constructor(net: Net, auth: TeacherAuth, pairingId: string) {
+    this.lesson = new OpenLesson(net.api, {
+      loaded: (lesson) => this.update({ lesson }),
+      // Not this teacher's lesson (a colleague's): they steer by slide number only.
+      refused: () => this.update({ lesson: null }),
+    });
     this.socket = net.socket({
       hello: controllerHello(auth, pairingId),
       onFrame: (frame) => this.received(frame),
@@ -114,22 +115,21 @@ export class SteeringSession {
   }
 
   close(): void {
-    this.lessonLoad?.abort();
+    this.lesson.stop();
     this.unfollow();
     this.socket.close();
   }
 
   private received(frame: ServerFrame): void {
     switch (frame.type) {
-      case "welcome": {
-        let state = frame.reset ? frame.state : this.snapshot.state;
-        if (!frame.reset) {
-          for (const event of frame.events) state = applyEvent(state, event, this.slideCount());
-        }
-        this.update({ node: frame.node, offset: frame.offset, state });
+      case "welcome":
+        this.update({
+          node: frame.node,
+          offset: frame.offset,
+          state: stateAfterWelcome(this.snapshot.state, frame, this.slideCount()),
+        });
         this.loadLesson(true);
         break;
-      }
       case "event":
         this.update({
           offset: frame.offset,
@@ -159,23 +159,7 @@ export class SteeringSession {
   }
 
   private loadLesson(again: boolean): void {
-    const wanted = this.snapshot.state.lesson_id;
-    if (wanted === null) {
-      if (this.snapshot.lesson) this.update({ lesson: null });
-      return;
-    }
-    if (!again && this.snapshot.lesson?.id === wanted) return;
-    this.lessonLoad?.abort();
-    const load = new AbortController();
-    this.lessonLoad = load;
-    const api = this.net.api;
-    api
-      .retrying(() => fetchLesson(api, wanted, load.signal), load.signal)
-      .then((lesson) => !load.signal.aborted && this.update({ lesson }))
-      .catch(() => {
-        // Not this teacher's lesson (404): they steer by slide number only.
-        if (!load.signal.aborted) this.update({ lesson: null });
-      });
+    this.lesson.follow(this.snapshot.state.lesson_id, this.snapshot.lesson, again);
   }
 
   private update(change: Partial<Steering>): void {

@@ -18,7 +18,7 @@ describe("errors", () => {
     expect(error.message).toContain("502");
   });
 
-  it("count only unreachable, 429 and gateway answers as worth retrying", () => {
+  it("count only unreachable, 429, gateway answers and a write still running as worth retrying", () => {
     expect(isTemporary(new Unreachable(now))).toBe(true);
     for (const status of [429, 502, 503, 504]) {
       expect(isTemporary(new ApiError(status, "x", "x"))).toBe(true);
@@ -26,5 +26,6 @@ describe("errors", () => {
     for (const status of [400, 401, 403, 404, 409, 413, 500]) {
       expect(isTemporary(new ApiError(status, "x", "x"))).toBe(false);
     }
+    expect(isTemporary(new ApiError(409, "request_in_progress", "x", 1))).toBe(true);
   });
 });

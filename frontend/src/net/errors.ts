@@ -32,7 +32,10 @@ export class Unreachable extends Error {
 /** Whether trying the same operation again later may succeed. */
 export function isTemporary(error: unknown): boolean {
   if (error instanceof Unreachable) return true;
-  return error instanceof ApiError && [429, 502, 503, 504].includes(error.status);
+  if (!(error instanceof ApiError)) return false;
+  // 409 request_in_progress: the first try of this very write still runs on some node;
+  // retried with the same Idempotency-Key, it gets that try's answer.
+  return [429, 502, 503, 504].includes(error.status) || error.code === "request_in_progress";
 }
 
 /** `Retry-After` (delta-seconds or an HTTP date) as seconds from `now`. */

@@ -79,7 +79,11 @@ export function BoardScreen({ session }: { session: BoardSession }) {
       <footer class="board-footer">
         <Status health={health(snapshot)} text={statusText} node={snapshot.node} />
         {snapshot.controllers > 0 && (
-          <span class="board-controllers">{t("controllers", { count: snapshot.controllers })}</span>
+          <span class="board-controllers">
+            {snapshot.controllers === 1
+              ? t("controller")
+              : t("controllers", { count: snapshot.controllers })}
+          </span>
         )}
       </footer>
     </main>

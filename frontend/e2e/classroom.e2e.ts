@@ -248,7 +248,7 @@ describe("in Dutch", () => {
     await page.getByRole("button", { name: "Uitloggen" }).waitFor();
     await page.getByRole("button", { name: /Room 12/ }).click();
     for (const name of ["Volgende dia", "Vorige dia", "Scherm zwart"]) {
-      await page.getByRole("button", { name }).waitFor();
+      await page.getByRole("button", { name, exact: true }).waitFor();
     }
     await snap(page, "controller-dutch-phone");
     await page.goto(`${alive.url}/lessons?lang=nl`);

@@ -76,7 +76,8 @@ export function Steer({ net, auth, board, onLeave }: Props) {
             onClick={() => session.send({ kind: "prev" })}
             disabled={!state.lesson_id}
           >
-            ‹ {t("previousSlide")}
+            <span aria-hidden="true">‹&nbsp;</span>
+            {t("previousSlide")}
           </button>
           <button
             type="button"
@@ -84,7 +85,8 @@ export function Steer({ net, auth, board, onLeave }: Props) {
             onClick={() => session.send({ kind: "next" })}
             disabled={!state.lesson_id}
           >
-            {t("nextSlide")} ›
+            {t("nextSlide")}
+            <span aria-hidden="true">&nbsp;›</span>
           </button>
         </div>
         <p

@@ -156,6 +156,15 @@ describe("a lesson in a real browser", () => {
     await controller.getByRole("button", { name: "Blank screen" }).click();
     await expect.poll(() => onBoard(board), WITHIN_5_S).toBe("pdf Page 2");
 
+    const pad = await controller.getByRole("application", { name: /Laser pointer/ }).boundingBox();
+    if (!pad) throw new Error("no pointer pad");
+    await controller.mouse.move(pad.x + pad.width * 0.25, pad.y + pad.height * 0.5);
+    await controller.mouse.down();
+    await controller.mouse.move(pad.x + pad.width * 0.75, pad.y + pad.height * 0.25, { steps: 5 });
+    await board.locator(".laser").waitFor({ timeout: 5_000 });
+    await controller.mouse.up();
+    await board.locator(".laser").waitFor({ state: "detached", timeout: 5_000 });
+
     await controller.getByRole("button", { name: "5 min", exact: true }).click();
     await expect
       .poll(() => board.getByRole("timer").textContent(), WITHIN_5_S)
@@ -235,6 +244,25 @@ describe("a lesson in a real browser", () => {
       .toBe("true");
     await expect(phone.locator(".delivery").textContent()).resolves.toContain("On the board");
     await snap(phone, "controller-steering-phone");
+  });
+});
+
+describe("a pairing nobody asked for", () => {
+  it("is revoked from the board with Not me, and the controller is told", async () => {
+    const room = await (await context(browser, "board")).newPage();
+    await room.goto(`${alive.url}/board?name=Room%2014`);
+    const code = await pairingCode(room);
+    const intruder = await (await context(browser, "phone")).newPage();
+    await intruder.goto(`${alive.url}/?code=${code}`);
+    await logIn(intruder, servers.colleague);
+    await expect(intruder.getByLabel("Board code").inputValue()).resolves.toBe(code);
+    await intruder.getByRole("button", { name: "Connect" }).click();
+    await intruder.getByRole("button", { name: "Next slide" }).waitFor();
+
+    await room.getByRole("button", { name: "Not me" }).click();
+    await intruder.getByText("This board was unpaired.").waitFor({ timeout: 10_000 });
+    expect(await pairingCode(room)).toMatch(/^\d{6}$/);
+    await snap(intruder, "controller-unpaired-phone");
   });
 });
 

@@ -46,7 +46,7 @@ export function ControllerApp({ net }: { net: Net }) {
         <h1>{t("appName")}</h1>
         <span class="muted">{me.display_name}</span>
         <nav class="topbar-actions">
-          <a class="button-link" href={`/lessons${location.search}`}>
+          <a class="button-like" href={`/lessons${location.search}`}>
             {t("editLessons")}
           </a>
           <button type="button" onClick={() => void teacher.logout().then(() => choose(null))}>

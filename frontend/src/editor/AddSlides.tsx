@@ -25,7 +25,7 @@ export function AddSlides({ uploads, onFiles, onText, onLink, onDismiss }: Props
   return (
     <div class="add-slides">
       <div class="editor-actions">
-        <label class="file-pick">
+        <label class="button-like file-pick">
           <span>{t("addMedia")}</span>
           <input
             type="file"

@@ -23,7 +23,7 @@ use boardcast::{
 };
 use serde_json::json;
 
-use self::node_process::NodeProcess;
+use self::node_process::{describe_for_browser, NodeProcess};
 
 const PASSWORD: &str = "bench-password";
 
@@ -47,16 +47,14 @@ async fn main() {
     let b = NodeProcess::start_with("node-b", &url, &quiet).await;
 
     let scratch = tempfile::tempdir().unwrap();
-    let cluster = scratch.path().join("cluster.json");
-    let description = json!({
-        "nodes": [
-            {"node_id": "node-a", "url": format!("http://{}", a.address), "pid": a.pid()},
-            {"node_id": "node-b", "url": format!("http://{}", b.address), "pid": b.pid()},
-        ],
-        "teacher": {"username": "teacher", "password": PASSWORD},
-        "colleague": {"username": "teacher", "password": PASSWORD},
-    });
-    std::fs::write(&cluster, description.to_string()).unwrap();
+    let cluster = describe_for_browser(
+        scratch.path(),
+        &[("node-a", &a), ("node-b", &b)],
+        json!({
+            "teacher": {"username": "teacher", "password": PASSWORD},
+            "colleague": {"username": "teacher", "password": PASSWORD},
+        }),
+    );
     let frontend = Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend");
     let status = tokio::process::Command::new("npm")
         .args(["run", "--silent", "bench:paint"])

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::{
     helpers::{Engine, TestDatabase},
-    node_process::NodeProcess,
+    node_process::{describe_for_browser, NodeProcess},
     slapd::Slapd,
 };
 
@@ -48,16 +48,14 @@ async fn teachers_steer_a_board_in_a_real_browser_through_a_node_dying() {
     let a = node("node-a", &database.url, &slapd).await;
     let b = node("node-b", &database.url, &slapd).await;
     let scratch = tempfile::tempdir().unwrap();
-    let cluster = scratch.path().join("cluster.json");
-    let description = json!({
-        "nodes": [
-            {"node_id": "node-a", "url": format!("http://{}", a.address), "pid": a.pid()},
-            {"node_id": "node-b", "url": format!("http://{}", b.address), "pid": b.pid()},
-        ],
-        "teacher": {"username": "jdevries", "password": "jan-pw", "display_name": "Jânneke de Vries"},
-        "colleague": {"username": "anna", "password": "anna-pw"},
-    });
-    std::fs::write(&cluster, description.to_string()).unwrap();
+    let cluster = describe_for_browser(
+        scratch.path(),
+        &[("node-a", &a), ("node-b", &b)],
+        json!({
+            "teacher": {"username": "jdevries", "password": "jan-pw", "display_name": "Jânneke de Vries"},
+            "colleague": {"username": "anna", "password": "anna-pw"},
+        }),
+    );
 
     let status = tokio::process::Command::new("npm")
         .args(["run", "--silent", "e2e"])

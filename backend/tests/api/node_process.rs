@@ -112,3 +112,29 @@ fn serving_address(line: &str) -> Option<SocketAddr> {
         .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
+
+/// Writes what the browser scenarios read (`frontend/e2e/cluster.ts`) into `dir`: each node's
+/// id, URL and process id, and the accounts (`teacher`, `colleague`) to log in with. The
+/// file's path, for `BOARDCAST_E2E_CLUSTER`.
+#[allow(dead_code)] // used by the browser test and benchmark only
+pub fn describe_for_browser(
+    dir: &std::path::Path,
+    nodes: &[(&str, &NodeProcess)],
+    accounts: serde_json::Value,
+) -> std::path::PathBuf {
+    let nodes: Vec<serde_json::Value> = nodes
+        .iter()
+        .map(|(node_id, node)| {
+            serde_json::json!({
+                "node_id": node_id,
+                "url": format!("http://{}", node.address),
+                "pid": node.pid(),
+            })
+        })
+        .collect();
+    let mut description = accounts;
+    description["nodes"] = serde_json::Value::Array(nodes);
+    let path = dir.join("cluster.json");
+    std::fs::write(&path, description.to_string()).unwrap();
+    path
+}

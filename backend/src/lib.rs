@@ -4,6 +4,8 @@
 
 /// Logins, OAuth2 grants and tokens.
 pub mod auth;
+/// Backups of the database and blobs, their verification and restore.
+pub mod backup;
 /// Classroom boards, their pairing codes and pairings.
 pub mod boards;
 /// The admin command line (`boardcast serve`, `user`, `client`, ...).

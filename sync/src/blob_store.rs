@@ -279,10 +279,16 @@ impl BlobWriter {
     }
 }
 
+/// Where the store under `root` keeps a blob. Other processes (a backup) read blobs here
+/// without opening the store, which would clear a running node's writes in progress.
+pub fn object_path(root: &Path, digest: &Digest) -> PathBuf {
+    let hex = digest.to_hex();
+    root.join("objects").join(&hex[..2]).join(hex)
+}
+
 impl Inner {
     pub(crate) fn object_path(&self, digest: &Digest) -> PathBuf {
-        let hex = digest.to_hex();
-        self.root.join("objects").join(&hex[..2]).join(hex)
+        object_path(&self.root, digest)
     }
 
     fn present(&self) -> MutexGuard<'_, HashMap<Digest, u64>> {

@@ -14,7 +14,7 @@ mod garbage;
 mod peer;
 mod reconcile;
 
-pub use blob_store::{Blob, BlobStore, BlobWriter, Stored};
+pub use blob_store::{object_path, Blob, BlobStore, BlobWriter, Stored};
 pub use cluster_key::{ClusterKey, CLUSTER_AUTH_HEADER, INTERNAL_REQUEST_TTL_SECS};
 pub use digest::{BadDigest, Digest, Hasher};
 pub use error::{SyncError, SyncResult};

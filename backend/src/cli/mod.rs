@@ -2,6 +2,7 @@
 //! school's admin.
 
 mod accounts;
+mod backup;
 mod serve;
 mod status;
 
@@ -34,6 +35,36 @@ enum Command {
     /// Manage OAuth2 clients.
     #[command(subcommand)]
     Client(accounts::ClientCommand),
+    /// Back up the database and the uploaded media into a backups directory.
+    ///
+    /// The backup is consistent (one read of every table) and nodes keep serving meanwhile.
+    /// Media already in DIR from an earlier backup are not copied again. The new backup's
+    /// path is the last line on stdout.
+    Backup {
+        /// The backups directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Then delete all but the newest N backups in DIR, and media none of them needs.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        keep: Option<u16>,
+    },
+    /// Check a backup (as printed by `backup`) without any database; fails naming every
+    /// missing or damaged part.
+    Verify {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+    /// Restore a backup into the configured database and data directory.
+    ///
+    /// Creates the schema first, so a brand-new database works, of either engine. Verifies
+    /// the backup first and writes nothing if it is damaged. Stop the nodes before restoring.
+    Restore {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        /// Replace a database that already holds data.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show the cluster's nodes: alive or silent, and how far their media copies are behind.
     Status {
         /// Print JSON for scripts and monitoring.
@@ -59,13 +90,18 @@ impl Cli {
             }
             Command::User(command) => command.run(&open_store(&settings).await?).await,
             Command::Client(command) => command.run(&open_store(&settings).await?).await,
+            Command::Backup { out, keep } => {
+                backup::run_backup(&settings, &out, keep.map(usize::from)).await
+            }
+            Command::Verify { path } => backup::run_verify(&path),
+            Command::Restore { path, force } => backup::run_restore(&settings, &path, force).await,
             Command::Status { json } => status::run(&open_store(&settings).await?, json).await,
         }
     }
 }
 
 /// Opens and migrates the node's database.
-async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+pub(super) async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(&settings.database_url()).await?;
     store.migrate().await?;
     Ok(store)

@@ -1,11 +1,12 @@
 //! `boardcast status`: the nodes of the cluster as the registry knows them: alive or not,
-//! and how far each one's copies of the uploaded media are behind.
+//! and how far each one's copies of the uploaded media are behind; and how old the newest
+//! backup is, which a monitoring script can alert on.
 
 use serde::Serialize;
 
 use crate::{
     media::HEALTHY_WITHIN,
-    store::{duration_millis, now_millis, NodeRow, Store},
+    store::{duration_millis, now_millis, BackupRecord, NodeRow, Store},
     wire_time::to_rfc3339,
 };
 
@@ -20,7 +21,24 @@ struct NodeStatus {
     last_sync: Option<String>,
 }
 
-/// Prints one line per node (or a JSON array with `json`).
+#[derive(Serialize)]
+struct BackupStatus {
+    path: String,
+    node_id: String,
+    finished_at: String,
+    age_seconds: i64,
+    rows: i64,
+    blobs: i64,
+    bytes: i64,
+}
+
+#[derive(Serialize)]
+struct ClusterStatus {
+    nodes: Vec<NodeStatus>,
+    last_backup: Option<BackupStatus>,
+}
+
+/// Prints one line per node and one on the last backup (or JSON with `json`).
 pub async fn run(store: &Store, json: bool) -> anyhow::Result<()> {
     let now = now_millis();
     let nodes: Vec<NodeStatus> = store
@@ -29,19 +47,42 @@ pub async fn run(store: &Store, json: bool) -> anyhow::Result<()> {
         .into_iter()
         .map(|node| status(node, now))
         .collect();
+    let last_backup = store
+        .last_backup()
+        .await?
+        .map(|backup| backup_status(backup, now));
     if json {
-        println!("{}", serde_json::to_string_pretty(&nodes)?);
+        let status = ClusterStatus { nodes, last_backup };
+        println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(());
     }
+    print_nodes(&nodes, now);
+    match last_backup {
+        Some(backup) => println!(
+            "\nlast backup: {} ({}) on {}, {} rows and {} blobs ({}), at {}",
+            backup.finished_at,
+            ago(&backup.finished_at, now),
+            backup.node_id,
+            backup.rows,
+            backup.blobs,
+            bytes(backup.bytes),
+            backup.path
+        ),
+        None => println!("\nlast backup: none recorded (see `boardcast backup --help`)"),
+    }
+    Ok(())
+}
+
+fn print_nodes(nodes: &[NodeStatus], now: i64) {
     if nodes.is_empty() {
         println!("no node has reported yet (nodes register when `boardcast serve` starts)");
-        return Ok(());
+        return;
     }
     println!(
         "{:<16} {:<32} {:<9} {:>10} {:>14} {:>12} {:>10}",
         "NODE", "URL", "STATE", "SEEN", "BLOBS MISSING", "BEHIND", "SYNCED"
     );
-    for node in &nodes {
+    for node in nodes {
         println!(
             "{:<16} {:<32} {:<9} {:>10} {:>14} {:>12} {:>10}",
             node.node_id,
@@ -55,7 +96,18 @@ pub async fn run(store: &Store, json: bool) -> anyhow::Result<()> {
                 .map_or("never".into(), |t| ago(t, now)),
         );
     }
-    Ok(())
+}
+
+fn backup_status(backup: BackupRecord, now: i64) -> BackupStatus {
+    BackupStatus {
+        finished_at: to_rfc3339(backup.finished_at),
+        age_seconds: (now - backup.finished_at).max(0) / 1000,
+        path: backup.path,
+        node_id: backup.node_id,
+        rows: backup.rows,
+        blobs: backup.blobs,
+        bytes: backup.bytes,
+    }
 }
 
 fn status(node: NodeRow, now: i64) -> NodeStatus {

@@ -4,6 +4,7 @@
 //! integer millisecond times, `$n` parameters, `on conflict` and `returning`. So every rule
 //! is written once, and the same test suite runs on both engines.
 
+mod backups;
 mod batch;
 mod batch_facts;
 mod board_append;
@@ -12,15 +13,18 @@ mod boards;
 mod clients;
 mod idempotency;
 mod lessons;
+mod load;
 mod login_failures;
 mod login_lookups;
 mod login_writes;
 mod nodes;
 mod sessions;
+mod snapshot;
 mod tokens;
 mod uploads;
 mod users;
 
+pub use backups::BackupRecord;
 pub use board_log::{
     notification_payloads, parse_notification, Appended, BoardSnapshot, LoggedEvent, NewCommand,
     EVENTS_CHANNEL,
@@ -29,10 +33,12 @@ pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
 pub use idempotency::{Claim, KeyClaim};
 pub use lessons::{LessonRow, LessonUpdate};
+pub use load::Loader;
 pub use login_failures::Counter;
 pub use login_lookups::{LoginFacts, LoginLookup};
 pub use nodes::NodeRow;
 pub use sessions::{LoginSession, WebLogin, WebSessions, LOGIN_KEY};
+pub use snapshot::{Column, ColumnType, Snapshot, Table, Value, BACKED_UP, LEFT_OUT};
 pub use tokens::{NewLogin, NewTokenPair, RotateOutcome, TokenPrincipal};
 pub use uploads::{CatalogEntry, UploadRow};
 pub use users::{NewUser, UserRow};
@@ -201,14 +207,19 @@ impl Store {
     /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock meanwhile, so
     /// nodes starting together against one database do not race.
     pub async fn migrate(&self) -> StoreResult<()> {
-        let migrator = match self.engine {
-            Engine::Sqlite => sqlx::migrate!("../migrations/sqlite"),
-            Engine::Postgres => sqlx::migrate!("../migrations/postgres"),
-        };
-        migrator
+        self.migrator()
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+        static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+        match self.engine {
+            Engine::Sqlite => &SQLITE,
+            Engine::Postgres => &POSTGRES,
+        }
     }
 
     /// Cheap round trip for `/readyz`.

@@ -176,7 +176,9 @@ async fn status_reports_each_node_and_its_sync() {
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        reported = serde_json::from_slice::<Vec<Value>>(&output.stdout).unwrap();
+        let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(status["last_backup"], Value::Null, "{status}");
+        reported = status["nodes"].as_array().unwrap().clone();
         let synced = reported.len() == 2
             && reported
                 .iter()

@@ -255,7 +255,7 @@ async fn send_commands(
         while sent < due {
             let board = &queues[sent as usize % queues.len()];
             let controller = &board[(sent as usize / queues.len()) % board.len()];
-            let blank = (sent / queues.len() as u64) % 2 == 0;
+            let blank = (sent / queues.len() as u64).is_multiple_of(2);
             if controller.try_send(blank).is_err() {
                 errors.fetch_add(1, Ordering::Relaxed);
             }

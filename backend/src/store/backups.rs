@@ -23,7 +23,7 @@ pub struct BackupRecord {
 
 impl Store {
     pub async fn record_backup(&self, backup: &BackupRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "insert into backups (id, path, node_id, created_at, finished_at, rows, blobs, bytes) \
              values ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -28,7 +28,7 @@ use super::{
         encode_state, notification_payloads, Appended, BoardSnapshot, LoggedEvent, NewCommand,
         EVENTS_CHANNEL,
     },
-    Engine, StoreResult,
+    Engine, StoreResult, SQLITE_BEGIN_WRITE,
 };
 use crate::realtime::actions::{apply, Steerer};
 
@@ -125,7 +125,7 @@ async fn append_in_transaction(
     connection: &mut AnyConnection,
     commands: &[NewCommand],
 ) -> Result<Vec<Appended>, sqlx::Error> {
-    let mut tx = connection.begin().await?;
+    let mut tx = connection.begin_with(SQLITE_BEGIN_WRITE).await?;
     let facts = read_facts(&mut tx, Engine::Sqlite, commands).await?;
     let decided = decide(commands, facts);
     if !decided.appended.is_empty() {

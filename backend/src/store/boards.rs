@@ -76,7 +76,7 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("delete from pairing_codes where board_id = $1")
             .bind(board_id)
             .execute(&mut *tx)
@@ -109,7 +109,7 @@ impl Store {
         label: Option<&str>,
         now: i64,
     ) -> StoreResult<Option<PairingRow>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let spent: Option<(String,)> = sqlx::query_as(
             "delete from pairing_codes where code = $1 and expires_at > $2 returning board_id",
         )
@@ -206,7 +206,7 @@ impl Store {
     /// Removes boards never paired and not heard from since `seen_before`, with their codes;
     /// returns how many.
     pub async fn purge_unpaired_boards(&self, seen_before: i64) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let idle = "select id from boards b where b.last_seen_at < $1 \
                     and not exists (select 1 from pairings p where p.board_id = b.id)";
         sqlx::query(&format!(

@@ -47,7 +47,7 @@ impl Store {
 
     /// Removes a client and, with it, every token issued to it.
     pub async fn remove_client(&self, client_id: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("delete from tokens where client_id = $1")
             .bind(client_id)
             .execute(&mut *tx)

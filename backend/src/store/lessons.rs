@@ -33,7 +33,7 @@ const LESSON_COLUMNS: &str =
 impl Store {
     /// Stores a new lesson showing `uploads`.
     pub async fn insert_lesson(&self, lesson: &LessonRow, uploads: &[String]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "insert into lessons ({LESSON_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -60,7 +60,7 @@ impl Store {
         expected_version: i64,
         uploads: &[String],
     ) -> StoreResult<LessonUpdate> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "update lessons set title = $1, version = $2, slides = $3, slide_count = $4, \
              updated_at = $5 where id = $6 and version = $7",
@@ -116,7 +116,7 @@ impl Store {
     }
 
     pub async fn delete_lesson(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("delete from lesson_media where lesson_id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -9,7 +9,7 @@ use super::{
     batch::{placeholders, HeldConnection},
     sessions::{self, NewSession},
     tokens::{self, NewFamily},
-    Engine, StoreResult,
+    Engine, StoreResult, SQLITE_BEGIN_WRITE,
 };
 
 /// One login's writes.
@@ -109,7 +109,7 @@ impl Batch<'_> {
         &self,
         connection: &mut AnyConnection,
     ) -> Result<Vec<bool>, sqlx::Error> {
-        let mut tx = connection.begin().await?;
+        let mut tx = connection.begin_with(SQLITE_BEGIN_WRITE).await?;
         tokens::insert_families(&mut tx, &self.families).await?;
         if !self.replaced.is_empty() {
             sessions::delete_sessions(&mut tx, &self.replaced).await?;

@@ -105,6 +105,9 @@ pub enum Engine {
     Postgres,
 }
 
+/// How a SQLite transaction that writes begins (see [`Store::begin_write`]).
+const SQLITE_BEGIN_WRITE: &str = "begin immediate";
+
 /// The database of a node: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Store {
@@ -235,6 +238,17 @@ impl Store {
     /// The pool itself, for what batches and one-off statements do not cover.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Starts a transaction that writes. On SQLite it takes the write lock at once: a
+    /// deferred transaction that read first cannot upgrade once another process (an admin's
+    /// `boardcast user add`, a backup recording itself) has written meanwhile, and fails at
+    /// once instead of waiting its turn.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with(SQLITE_BEGIN_WRITE).await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Where reads that may run beside a write go: SQLite's readers (WAL), else the pool.

@@ -90,7 +90,7 @@ impl Store {
         session: &LoginSession,
     ) -> StoreResult<bool> {
         let start = session.start(family_id)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(replaced) = &start.replaces {
             delete_sessions(&mut tx, &[replaced]).await?;
         }

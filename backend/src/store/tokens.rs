@@ -147,7 +147,7 @@ impl Store {
         next: &NewTokenPair,
         now: i64,
     ) -> StoreResult<RotateOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row: Option<RefreshRow> = sqlx::query_as(
             "select family_id, user_id, client_id, scope, used_at, expires_at, \
              (select count(*) from revoked_families r where r.family_id = t.family_id) as family_revocations \
@@ -225,7 +225,7 @@ impl Store {
     /// Revokes a token by digest (RFC 7009): an access token alone, or for a refresh token its
     /// whole family. Unknown digests are not an error.
     pub async fn revoke_token(&self, digest: &str, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "update tokens set revoked_at = $1 where digest = $2 and kind = 'access' and revoked_at is null",
         )

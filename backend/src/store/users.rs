@@ -77,7 +77,7 @@ impl Store {
         password_hash: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "update users set password_hash = $1 where username = $2 and source = 'builtin'",
         )
@@ -104,7 +104,7 @@ impl Store {
 
     /// Removes an account with all its tokens.
     pub async fn remove_user(&self, username: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "delete from tokens where user_id in (select id from users where username = $1)",
         )

@@ -137,9 +137,10 @@ async fn load_tables(
     for table in &backup.manifest.tables {
         targets.push(store.columns(&table.name).await?);
     }
+    let existing = store.table_names().await?;
     let step = progress.step("tables", backup.manifest.rows(), Unit::Rows);
     let mut loader = store.begin_load().await?;
-    loader.clear().await?;
+    loader.clear(&existing).await?;
     let mut rows_loaded = 0;
     for (table, target) in backup.manifest.tables.iter().zip(&targets) {
         step.note(&table.name);

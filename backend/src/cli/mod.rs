@@ -80,6 +80,10 @@ impl Cli {
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
+        // A backup is checked anywhere, also on a machine with no settings at all.
+        if let Command::Verify { path } = &self.command {
+            return backup::run_verify(path);
+        }
         let settings = Settings::load(self.config.as_deref())?;
         match self.command {
             Command::Serve => serve::run(settings).await,
@@ -93,7 +97,7 @@ impl Cli {
             Command::Backup { out, keep } => {
                 backup::run_backup(&settings, &out, keep.map(usize::from)).await
             }
-            Command::Verify { path } => backup::run_verify(&path),
+            Command::Verify { .. } => Ok(()),
             Command::Restore { path, force } => backup::run_restore(&settings, &path, force).await,
             Command::Status { json } => status::run(&open_store(&settings).await?, json).await,
         }

@@ -6,10 +6,11 @@ use futures_util::future::BoxFuture;
 use sqlx::{
     error::BoxDynError,
     migrate::{Migration, MigrationSource, Migrator},
-    Any, QueryBuilder, Transaction,
+    Any, Transaction,
 };
 
 use super::{
+    batch::value_rows,
     snapshot::{Column, ColumnType, Value, BACKED_UP},
     Store, StoreError, StoreResult,
 };
@@ -55,6 +56,7 @@ impl Store {
 
     /// Rows of a school's data (users, clients, boards, pairings, lessons, uploads) beyond
     /// what a new database starts with, per table; empty when a restore overwrites nothing.
+    /// Tables an older schema lacks hold nothing.
     pub async fn data_rows(&self) -> StoreResult<Vec<(&'static str, i64)>> {
         let checks = [
             ("users", "select count(*) from users"),
@@ -68,8 +70,12 @@ impl Store {
             ("lessons", "select count(*) from lessons"),
             ("uploads", "select count(*) from uploads"),
         ];
+        let existing = self.table_names().await?;
         let mut found = Vec::new();
         for (table, sql) in checks {
+            if !existing.iter().any(|name| name == table) {
+                continue;
+            }
             let count: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
             if count > 0 {
                 found.push((table, count));
@@ -81,7 +87,7 @@ impl Store {
     /// Starts the one transaction a restore writes in.
     pub async fn begin_load(&self) -> StoreResult<Loader> {
         Ok(Loader {
-            tx: self.pool.begin().await?,
+            tx: self.begin_write().await?,
         })
     }
 }
@@ -93,13 +99,16 @@ pub struct Loader {
 
 impl Loader {
     /// Empties every backed-up table, and the short-lived ones that refer to their rows
-    /// (codes, failure windows, repeated-request answers), so no stale row survives.
-    pub async fn clear(&mut self) -> StoreResult<()> {
+    /// (codes, failure windows, repeated-request answers), so no stale row survives; of each,
+    /// those `existing` names (an older schema lacks some).
+    pub async fn clear(&mut self, existing: &[String]) -> StoreResult<()> {
         let derived = ["pairing_codes", "login_failures", "idempotency_keys"];
         for table in BACKED_UP.iter().map(|t| t.name).chain(derived) {
-            sqlx::query(&format!("delete from {table}"))
-                .execute(&mut *self.tx)
-                .await?;
+            if existing.iter().any(|name| name == table) {
+                sqlx::query(&format!("delete from {table}"))
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -137,37 +146,38 @@ impl Loader {
                     })
             })
             .collect::<StoreResult<Vec<ColumnType>>>()?;
+        if let Some(row) = rows.iter().find(|row| row.len() != columns.len()) {
+            return Err(StoreError::Other(format!(
+                "a row of {table} has {} values for its {} columns",
+                row.len(),
+                columns.len()
+            )));
+        }
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         for chunk in rows.chunks(Self::batch_rows(columns.len())) {
-            let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-            let mut query =
-                QueryBuilder::<Any>::new(format!("insert into {table} ({}) ", names.join(", ")));
-            let mut bad = None;
-            query.push_values(chunk, |mut tuple, row| {
+            let sql = format!(
+                "insert into {table} ({}) values {}",
+                names.join(", "),
+                value_rows(chunk.len(), 1, columns.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for row in chunk {
                 for ((value, kind), column) in row.iter().zip(&kinds).zip(columns) {
-                    match (value, kind) {
-                        (Value::Null, ColumnType::Integer) => tuple.push_bind(None::<i64>),
-                        (Value::Null, ColumnType::Text) => tuple.push_bind(None::<String>),
-                        (Value::Integer(n), ColumnType::Integer) => tuple.push_bind(*n),
-                        (Value::Text(s), ColumnType::Text) => tuple.push_bind(s.clone()),
+                    query = match (value, kind) {
+                        (Value::Null, ColumnType::Integer) => query.bind(None::<i64>),
+                        (Value::Null, ColumnType::Text) => query.bind(None::<String>),
+                        (Value::Integer(n), ColumnType::Integer) => query.bind(*n),
+                        (Value::Text(text), ColumnType::Text) => query.bind(text.as_str()),
                         _ => {
-                            bad.get_or_insert_with(|| {
-                                format!("{table}.{} holds {value:?}, not {kind:?}", column.name)
-                            });
-                            tuple.push_bind(None::<String>)
+                            return Err(StoreError::Other(format!(
+                                "{table}.{} holds {value:?}, not {kind:?}",
+                                column.name
+                            )))
                         }
                     };
                 }
-            });
-            if let Some(bad) = bad {
-                return Err(StoreError::Other(bad));
             }
-            if chunk.iter().any(|row| row.len() != columns.len()) {
-                return Err(StoreError::Other(format!(
-                    "a row of {table} does not have its {} columns",
-                    columns.len()
-                )));
-            }
-            query.build().execute(&mut *self.tx).await?;
+            query.execute(&mut *self.tx).await?;
         }
         Ok(())
     }

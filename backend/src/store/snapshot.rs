@@ -69,7 +69,7 @@ pub const LEFT_OUT: &[(&str, &str)] = &[
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
 /// One stored value, as a backup writes it: JSON `null`, a number or a string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
     Null,
@@ -223,4 +223,27 @@ fn values(table: &str, row: &AnyRow) -> StoreResult<Vec<Value>> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_plain_json_and_nothing_else() {
+        let row = vec![
+            Value::Null,
+            Value::Integer(-7),
+            Value::Text("Jânneke".into()),
+        ];
+        let json = serde_json::to_string(&row).unwrap_or_default();
+        assert_eq!(json, r#"[null,-7,"Jânneke"]"#);
+        assert_eq!(serde_json::from_str::<Vec<Value>>(&json).ok(), Some(row));
+        for other in ["[1.5]", "[true]", "[[1]]", r#"[{"a":1}]"#] {
+            assert!(
+                serde_json::from_str::<Vec<Value>>(other).is_err(),
+                "{other}"
+            );
+        }
+    }
 }

@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod app_files;
+mod backup;
+mod backup_damage;
+mod backup_helpers;
 mod board_log;
 mod board_view;
 mod browser;

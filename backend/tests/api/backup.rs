@@ -17,7 +17,7 @@ use crate::{
     backup_helpers::{backup, boardcast, dump, sqlite_url, steer, verify, School},
     both_engines,
     helpers::{Engine, TestApp, TestDatabase},
-    media_helpers::{blob_path, on_node},
+    media_helpers::{blob_path, files_under, on_node},
     postgres::fresh_database,
     slapd::Slapd,
     ws_client::{board_socket, controller_socket},
@@ -60,6 +60,13 @@ both_engines!(
 
         let verified = verify(&path).await;
         assert!(verified.success, "{}", verified.stdout);
+        let everything: String = files_under(backups.path())
+            .iter()
+            .map(|file| String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned())
+            .collect();
+        for secret in [school.board.secret.as_str(), &token, "client-secret", "root-pw"] {
+            assert!(!everything.contains(secret), "a secret is in the backup");
+        }
         let status = boardcast(&["status", "--json"], &database.url, source.data_dir()).await;
         let status: Json = serde_json::from_str(&status.stdout).unwrap();
         assert_eq!(status["last_backup"]["path"], path.to_str().unwrap());

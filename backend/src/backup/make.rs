@@ -5,6 +5,7 @@
 use std::{
     collections::BTreeSet,
     fs,
+    os::unix::fs::DirBuilderExt,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -61,7 +62,12 @@ pub async fn backup(
     progress: Progress,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    // Hashes of passwords and tokens are in there: readable by the admin only.
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(out)
+        .with_context(|| format!("cannot create {}", out.display()))?;
     let _lock = lock::exclusive(out).context("cannot lock the backups directory")?;
     clear_partial(out)?;
     check_every_table_is_known(store).await?;

@@ -4,6 +4,7 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
+    os::unix::fs::PermissionsExt,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -54,17 +55,25 @@ both_engines!(
             acked
         });
         let backups = tempfile::tempdir().unwrap();
-        let path = backup(&database.url, source.data_dir(), backups.path(), &[]).await;
+        let out = backups.path().join("nightly");
+        let path = backup(&database.url, source.data_dir(), &out, &[]).await;
         steering.store(false, Ordering::Relaxed);
         assert!(during.await.unwrap() > 0, "no command was acknowledged");
 
         let verified = verify(&path).await;
         assert!(verified.success, "{}", verified.stdout);
-        let everything: String = files_under(backups.path())
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "others can read the backups");
+        let everything: String = files_under(&out)
             .iter()
             .map(|file| String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned())
             .collect();
-        for secret in [school.board.secret.as_str(), &token, "client-secret", "root-pw"] {
+        for secret in [
+            school.board.secret.as_str(),
+            &token,
+            "client-secret",
+            "root-pw",
+        ] {
             assert!(!everything.contains(secret), "a secret is in the backup");
         }
         let status = boardcast(&["status", "--json"], &database.url, source.data_dir()).await;

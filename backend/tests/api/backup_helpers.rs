@@ -30,6 +30,16 @@ pub struct Ran {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Ran {
+    fn from(output: std::process::Output) -> Self {
+        Self {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into(),
+            stderr: String::from_utf8_lossy(&output.stderr).into(),
+        }
+    }
+}
+
 /// Runs `boardcast ARGS` against a database and data directory, as an admin on that machine.
 pub async fn boardcast(args: &[&str], database_url: &str, data_dir: &Path) -> Ran {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_boardcast"))
@@ -42,11 +52,7 @@ pub async fn boardcast(args: &[&str], database_url: &str, data_dir: &Path) -> Ra
         .output()
         .await
         .unwrap();
-    Ran {
-        success: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into(),
-        stderr: String::from_utf8_lossy(&output.stderr).into(),
-    }
+    Ran::from(output)
 }
 
 /// `boardcast verify PATH`, as on a machine with no settings at all.
@@ -57,11 +63,7 @@ pub async fn verify(path: &Path) -> Ran {
         .output()
         .await
         .unwrap();
-    Ran {
-        success: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into(),
-        stderr: String::from_utf8_lossy(&output.stderr).into(),
-    }
+    Ran::from(output)
 }
 
 /// `boardcast backup --out OUT` (and `extra` arguments), which must succeed; the new backup.

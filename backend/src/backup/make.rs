@@ -76,6 +76,7 @@ pub async fn backup(
     let partial = out.join(format!("{PARTIAL}{name}"));
     fs::create_dir_all(partial.join(TABLES_DIR))?;
 
+    let schema_version = store.schema_version().await?;
     let (tables, blobs) = copy_tables(store, &partial, progress).await?;
     let pool = BlobPool::of(out);
     let (blobs_part, copied) = copy_blobs(store, settings, &pool, &partial, &blobs, progress)
@@ -84,7 +85,7 @@ pub async fn backup(
     let manifest = Manifest {
         format: FORMAT.into(),
         format_version: FORMAT_VERSION,
-        schema_version: store.schema_version().await?,
+        schema_version,
         created_at: to_rfc3339(created_at),
         source: Source {
             node_id: settings.node_id.clone(),

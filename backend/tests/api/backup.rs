@@ -18,7 +18,7 @@ use crate::{
     backup_helpers::{backup, boardcast, dump, sqlite_url, steer, verify, School},
     both_engines,
     helpers::{Engine, TestApp, TestDatabase},
-    media_helpers::{blob_path, files_under, on_node},
+    media_helpers::{blob_path, files_under, on_node, png},
     postgres::fresh_database,
     slapd::Slapd,
     ws_client::{board_socket, controller_socket},
@@ -275,3 +275,22 @@ both_engines!(
         assert_eq!(tables, decided);
     }
 );
+
+#[tokio::test]
+async fn a_backup_run_where_the_media_are_not_fetches_them_from_a_node() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let node = TestApp::spawn_on(&database.url, |_| {}).await;
+    let token = crate::ws_client::teacher(&node, "jan").await;
+    let picture = png(30_000, 4);
+    let upload = crate::media_helpers::upload_png(&node, &token, picture.clone()).await;
+    let sha256 = upload["sha256"].as_str().unwrap();
+
+    // An admin's machine with the cluster's settings but none of its media.
+    let admin_machine = tempfile::tempdir().unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let path = backup(&database.url, admin_machine.path(), backups.path(), &[]).await;
+    let verified = verify(&path).await;
+    assert!(verified.success, "{}", verified.stdout);
+    let kept = backups.path().join("blobs").join(&sha256[..2]).join(sha256);
+    assert_eq!(std::fs::read(kept).unwrap(), picture);
+}

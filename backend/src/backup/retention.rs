@@ -13,6 +13,7 @@ use super::{
     manifest::Manifest,
     verify::read_blob_list,
 };
+use crate::wire_time::from_rfc3339;
 
 /// What retention removed.
 #[derive(Debug, Default)]
@@ -35,11 +36,12 @@ pub fn keep_newest(dir: &Path, keep: usize) -> anyhow::Result<Retention> {
             continue;
         }
         match Manifest::read(&path) {
-            Ok(manifest) => backups.push((manifest.created_at.clone(), path, manifest)),
+            // By time, not by text: RFC 3339 drops trailing zeros of the fraction.
+            Ok(manifest) => backups.push((created_millis(&manifest), path, manifest)),
             Err(problem) => eprintln!("retention: leaving {} alone ({problem})", path.display()),
         }
     }
-    backups.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    backups.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     let remove = backups.len().saturating_sub(keep);
     let mut retention = Retention::default();
     for (_, path, _) in backups.drain(..remove) {
@@ -63,4 +65,9 @@ pub fn keep_newest(dir: &Path, keep: usize) -> anyhow::Result<Retention> {
     retention.blobs_removed = blobs;
     retention.bytes_freed = bytes;
     Ok(retention)
+}
+
+/// When the backup was made; an unreadable time sorts it oldest.
+fn created_millis(manifest: &Manifest) -> i64 {
+    from_rfc3339(&manifest.created_at).unwrap_or(i64::MIN)
 }

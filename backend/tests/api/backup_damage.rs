@@ -258,7 +258,8 @@ async fn two_backups_started_at_once_both_finish_whole() {
     assert_ne!(a, b);
     for path in [&a, &b] {
         let verified = verify(path).await;
-        assert!(verified.success, "{}: {}", path.display(), verified.stdout);
+        let said = format!("{}{}", verified.stdout, verified.stderr);
+        assert!(verified.success, "{}: {said}", path.display());
     }
     let kept: Vec<_> = fs::read_dir(backups.path())
         .unwrap()

@@ -6,18 +6,21 @@
 
 use std::{
     fs,
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader},
     path::Path,
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context};
 use boardcast_sync::BlobStore;
-use bytes::Bytes;
+use bytes::BytesMut;
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::io::AsyncReadExt;
 
 use super::{
     blob_pool::BlobPool,
     lock,
+    manifest::BlobEntry,
     progress::{Progress, Unit},
     verify::{verify, Verified},
 };
@@ -102,28 +105,45 @@ async fn restore_blobs(
     let blobs = BlobStore::open(settings.data_dir.join("blobs")).await?;
     let pool = BlobPool::of(&backup.backups_dir);
     let step = progress.step("blobs", backup.manifest.blobs.total_bytes, Unit::Bytes);
-    let mut added = 0;
-    for blob in &backup.blobs {
-        if !blobs.contains(&blob.sha256) {
-            let mut writer = blobs.writer();
-            let mut file = fs::File::open(pool.path(&blob.sha256))?;
-            let mut buffer = vec![0; 1 << 20];
-            loop {
-                let read = file.read(&mut buffer)?;
-                if read == 0 {
-                    break;
-                }
-                writer
-                    .write(Bytes::copy_from_slice(&buffer[..read]))
-                    .await?;
+    let missing: Vec<&BlobEntry> = backup
+        .blobs
+        .iter()
+        .filter(|blob| !blobs.contains(&blob.sha256))
+        .collect();
+    // One copy per core: each hashes on its own thread while the others read and write.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let copies = futures_util::stream::iter(&missing)
+        .map(|blob| {
+            let (blobs, step) = (&blobs, &step);
+            let source = pool.path(&blob.sha256);
+            async move {
+                copy_into_store(blobs, &source, blob).await?;
+                step.advance(blob.size);
+                anyhow::Ok(())
             }
-            writer.finish(Some(blob.sha256)).await?;
-            added += 1;
-        }
-        step.advance(blob.size);
-    }
+        })
+        .buffer_unordered(cores);
+    copies.try_collect::<Vec<()>>().await?;
+    let added = missing.len() as u64;
     step.finish(&format!("{added} of {} blobs added", backup.blobs.len()));
     Ok(added)
+}
+
+/// Writes one blob into the node's store, which hashes it again before it appears there.
+async fn copy_into_store(blobs: &BlobStore, source: &Path, blob: &BlobEntry) -> anyhow::Result<()> {
+    let mut writer = blobs.writer();
+    let mut file = tokio::fs::File::open(source).await?;
+    loop {
+        let mut buffer = BytesMut::zeroed(1 << 20);
+        let read = file.read(&mut buffer).await?;
+        if read == 0 {
+            break;
+        }
+        buffer.truncate(read);
+        writer.write(buffer.freeze()).await?;
+    }
+    writer.finish(Some(blob.sha256)).await?;
+    Ok(())
 }
 
 /// Replaces the backed-up tables with the backup's rows, in one transaction.

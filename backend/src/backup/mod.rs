@@ -27,7 +27,7 @@ mod retention;
 mod verify;
 
 pub use make::{backup, Summary};
-pub use manifest::{Manifest, FORMAT_VERSION};
+pub use manifest::Manifest;
 pub use progress::Progress;
 pub use restore::{restore, Restored};
 pub use retention::Retention;

@@ -404,18 +404,6 @@ fn sync() {
     assert!(status.success());
 }
 
-/// The client binaries of the PostgreSQL the test helper runs.
-fn pg_bin(program: &str) -> PathBuf {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("bin"))
-        .filter(|bin| bin.join("initdb").exists())
-        .collect();
-    versions.sort();
-    versions.pop().unwrap().join(program)
-}
-
 async fn drop_database(url: &str) {
     let (server, name) = url.rsplit_once('/').unwrap();
     let mut admin = PgConnection::connect(&format!("{server}/postgres"))
@@ -487,7 +475,7 @@ async fn backup_and_restore(school: &School, scratch: &Path) {
             } else {
                 std::fs::create_dir_all(&base_dir).unwrap();
                 r.pg_dump = timed(
-                    pg_bin("pg_dump"),
+                    postgres::bin_dir().join("pg_dump"),
                     &[
                         "-Fc".as_ref(),
                         "-f".as_ref(),
@@ -544,7 +532,7 @@ async fn backup_and_restore(school: &School, scratch: &Path) {
                 r.steps[3] = ran.steps_line();
             } else {
                 r.pg_restore = timed(
-                    pg_bin("pg_restore"),
+                    postgres::bin_dir().join("pg_restore"),
                     &["-d".as_ref(), base_url.as_ref(), dump.as_os_str()],
                 )
                 .await;
@@ -863,7 +851,7 @@ impl Jobs {
                     let dump = out.join("boardcast.dump");
                     let blobs = self.data_dir.join("blobs");
                     let mut seconds = timed(
-                        pg_bin("pg_dump"),
+                        postgres::bin_dir().join("pg_dump"),
                         &[
                             "-Fc".as_ref(),
                             "-f".as_ref(),

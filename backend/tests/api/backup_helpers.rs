@@ -15,6 +15,7 @@ use serde_json::{json, Value as Json};
 
 use crate::{
     helpers::{TestApp, CLUSTER_SECRET},
+    lessons,
     media_helpers::{png, upload_png},
     ws_client::{
         board_socket, command, controller_socket, new_id, pair_with_code, register_board, Board,
@@ -146,14 +147,9 @@ impl School {
             .map(|u| json!({"kind": "image", "upload_id": u["id"]}))
             .chain([json!({"kind": "text", "text": "Vragen?", "notes": "ask row 3"})])
             .collect();
-        let lesson: Json = app
-            .client
-            .post(app.url("/api/lessons"))
-            .bearer_auth(token)
-            .json(&json!({"title": "Breuken", "slides": slides}))
-            .send()
+        let lesson = json!({"title": "Breuken", "slides": slides});
+        let lesson: Json = lessons::create(app, token, lesson)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();

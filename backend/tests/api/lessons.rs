@@ -9,7 +9,8 @@ use crate::{
     ws_client::{command, new_id, teacher, Classroom},
 };
 
-async fn create(app: &TestApp, token: &str, lesson: Value) -> reqwest::Response {
+/// `POST /api/lessons`.
+pub async fn create(app: &TestApp, token: &str, lesson: Value) -> reqwest::Response {
     app.client
         .post(app.url("/api/lessons"))
         .bearer_auth(token)

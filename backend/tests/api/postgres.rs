@@ -19,7 +19,8 @@ struct Server {
 
 static SERVER: OnceLock<Server> = OnceLock::new();
 
-fn bin_dir() -> PathBuf {
+/// The newest installed PostgreSQL's programs (`initdb`, `pg_dump`, ...).
+pub fn bin_dir() -> PathBuf {
     let root = PathBuf::from("/usr/lib/postgresql");
     let mut versions: Vec<PathBuf> = std::fs::read_dir(&root)
         .map(|dir| {

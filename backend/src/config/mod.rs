@@ -4,7 +4,10 @@
 //! node at start with a message that names the key, so a typo never silently falls back to a
 //! default in production.
 
+mod limits;
 mod units;
+
+pub use self::limits::LimitsSettings;
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -35,6 +38,9 @@ pub struct Settings {
     pub pairing: PairingSettings,
     pub realtime: RealtimeSettings,
     pub media: MediaSettings,
+    pub limits: LimitsSettings,
+    /// Serve `/metrics` on this address instead of `listen`, so it need not be public.
+    pub metrics_listen: Option<SocketAddr>,
     /// After SIGTERM, how long requests in flight may take before the node stops anyway, so
     /// a stuck or slow client cannot hold a restart hostage.
     #[serde(deserialize_with = "duration")]
@@ -52,6 +58,10 @@ pub struct WebSettings {
     /// Reverse proxies (e.g. nginx) whose `X-Forwarded-For` tells the real client address;
     /// without this every client behind the proxy would share one login-failure budget.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// PEM certificate chain and key: with both set the node serves https itself, for
+    /// schools without a TLS-terminating proxy.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The school directory; see API.md for the meaning of each key.
@@ -74,6 +84,14 @@ pub struct LdapSettings {
     /// counts for new logins within this window (`0s`: read on every login).
     #[serde(default = "default_role_cache", deserialize_with = "duration")]
     pub role_cache: Duration,
+    /// PEM bundle trusted for `ldaps://` and StartTLS besides the system's roots, for
+    /// directories with a certificate from the school's own CA.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Upgrade `ldap://` URLs with StartTLS before anything is sent; a server that cannot
+    /// is refused rather than used in clear.
+    #[serde(default)]
+    pub starttls: bool,
 }
 
 /// Boards and pairing codes (extensions of API.md, all optional).
@@ -187,6 +205,8 @@ impl Default for Settings {
             pairing: PairingSettings::default(),
             realtime: RealtimeSettings::default(),
             media: MediaSettings::default(),
+            limits: LimitsSettings::default(),
+            metrics_listen: None,
             shutdown_drain: Duration::from_secs(10),
         }
     }

@@ -106,6 +106,8 @@ impl Slapd {
             admin_group: "cn=admins,ou=groups,dc=school,dc=example".into(),
             timeout: Duration::from_secs(1),
             role_cache: Duration::from_secs(30),
+            tls_ca_file: None,
+            starttls: false,
         }
     }
 

@@ -1,0 +1,40 @@
+//! `[limits]`: the bounds that keep one client, one stuck connection or one stolen login from
+//! holding a node or a school's data for longer than the operator chose.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::units::duration;
+
+/// Deadlines and caps on connections, logins and commands (API.md `[limits]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// A request's head must arrive within this, so a client that never finishes its
+    /// headers cannot hold a connection (and a file descriptor) forever.
+    #[serde(deserialize_with = "duration")]
+    pub header_timeout: Duration,
+    /// A keep-alive connection with no request in flight is closed after this.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// Open connections beyond this are answered 503 at once instead of queueing.
+    pub max_connections: usize,
+    /// A login ends this long after the password was checked, however often it refreshes.
+    #[serde(deserialize_with = "duration")]
+    pub login_lifetime: Duration,
+    /// Commands one controller socket may send per second (bursts up to twice this).
+    pub commands_per_second: u32,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            login_lifetime: Duration::from_secs(30 * 24 * 3600),
+            commands_per_second: 20,
+        }
+    }
+}

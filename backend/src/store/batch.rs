@@ -174,6 +174,10 @@ impl Drop for Lease {
 /// A statement being bound, on either engine.
 pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
+/// The most ids one `in (...)` list binds: far below SQLite's 32,766 and PostgreSQL's 65,535
+/// parameters, so a list over every socket of a busy node is split rather than refused.
+pub const IN_LIST_CHUNK: usize = 1_000;
+
 /// `$first, $first+1, ...` for `count` parameters, to list a batch in one statement.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

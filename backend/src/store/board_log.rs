@@ -12,7 +12,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::{batch::placeholders, Store, StoreError, StoreResult};
+use super::{
+    batch::{placeholders, IN_LIST_CHUNK},
+    Store, StoreError, StoreResult,
+};
 use crate::realtime::actions::{Action, ActionError, BoardState};
 
 /// The PostgreSQL channel every node listens on for new events.
@@ -141,21 +144,21 @@ impl Store {
 
     /// The last offset of each of `board_ids` that has events (to catch up after a gap).
     pub async fn board_heads(&self, board_ids: &[String]) -> StoreResult<HashMap<String, i64>> {
-        if board_ids.is_empty() {
-            return Ok(HashMap::new());
+        let mut heads = HashMap::new();
+        for chunk in board_ids.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "select board_id, seq from board_states where board_id in ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(self.read_pool()).await? {
+                heads.insert(row.try_get("board_id")?, row.try_get("seq")?);
+            }
         }
-        let sql = format!(
-            "select board_id, seq from board_states where board_id in ({})",
-            placeholders(1, board_ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in board_ids {
-            query = query.bind(id);
-        }
-        let rows = query.fetch_all(self.read_pool()).await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("board_id")?, row.try_get("seq")?)))
-            .collect()
+        Ok(heads)
     }
 
     /// Deletes events older than `before`; states keep what they led to. A board's latest

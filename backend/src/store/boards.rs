@@ -4,7 +4,10 @@ use std::collections::HashSet;
 
 use sqlx::FromRow;
 
-use super::{batch::placeholders, Store, StoreResult};
+use super::{
+    batch::{placeholders, IN_LIST_CHUNK},
+    Store, StoreResult,
+};
 
 /// A registered board.
 #[derive(Debug, Clone, FromRow, PartialEq, Eq)]
@@ -158,18 +161,19 @@ impl Store {
 
     /// Which of `ids` are pairings that still exist.
     pub async fn existing_pairings(&self, ids: &[String]) -> StoreResult<HashSet<String>> {
-        if ids.is_empty() {
-            return Ok(HashSet::new());
+        let mut existing = HashSet::new();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "select id from pairings where id in ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            existing.extend(query.fetch_all(&self.pool).await?);
         }
-        let sql = format!(
-            "select id from pairings where id in ({})",
-            placeholders(1, ids.len())
-        );
-        let mut query = sqlx::query_scalar::<_, String>(&sql);
-        for id in ids {
-            query = query.bind(id);
-        }
-        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
+        Ok(existing)
     }
 
     /// Whether the teacher `user_id` is paired with the board.
@@ -203,25 +207,33 @@ impl Store {
         Ok(deleted.rows_affected() > 0)
     }
 
-    /// Removes boards never paired and not heard from since `seen_before`, with their codes;
-    /// returns how many.
+    /// Removes boards never paired (or no longer paired) and not heard from since
+    /// `seen_before`, with their codes, state and event log; returns how many.
     pub async fn purge_unpaired_boards(&self, seen_before: i64) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
-        let idle = "select id from boards b where b.last_seen_at < $1 \
-                    and not exists (select 1 from pairings p where p.board_id = b.id)";
-        sqlx::query(&format!(
-            "delete from pairing_codes where board_id in ({idle})"
-        ))
+        // The boards are deleted first and name themselves, so a board paired meanwhile
+        // keeps its rows: only what belonged to a deleted board goes.
+        let removed: Vec<String> = sqlx::query_scalar(
+            "delete from boards where last_seen_at < $1 \
+             and not exists (select 1 from pairings p where p.board_id = boards.id) \
+             returning id",
+        )
         .bind(seen_before)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        let removed = sqlx::query(&format!("delete from boards where id in ({idle})"))
-            .bind(seen_before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        for chunk in removed.chunks(IN_LIST_CHUNK) {
+            let ids = placeholders(1, chunk.len());
+            for table in ["pairing_codes", "board_states", "board_events"] {
+                let sql = format!("delete from {table} where board_id in ({ids})");
+                let mut query = sqlx::query(&sql);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
         tx.commit().await?;
-        Ok(removed)
+        Ok(removed.len() as u64)
     }
 
     /// Deletes codes whose time has passed.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use tower_sessions::session::Id;
 
 use super::{
-    batch::{placeholders, AnyQuery},
+    batch::{placeholders, AnyQuery, IN_LIST_CHUNK},
     login_writes::LoginWrite,
     sessions::LoginSession,
     Store, StoreResult,
@@ -253,20 +253,21 @@ impl Store {
         family_ids: &[String],
         now: i64,
     ) -> StoreResult<HashSet<String>> {
-        if family_ids.is_empty() {
-            return Ok(HashSet::new());
+        let mut live = HashSet::new();
+        for chunk in family_ids.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "select distinct t.family_id from tokens t \
+                 where t.family_id in ({}) and t.kind = 'refresh' and t.expires_at > $1 \
+                 and not exists (select 1 from revoked_families r where r.family_id = t.family_id)",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql).bind(now);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            live.extend(query.fetch_all(&self.pool).await?);
         }
-        let sql = format!(
-            "select distinct t.family_id from tokens t \
-             where t.family_id in ({}) and t.kind = 'refresh' and t.expires_at > $1 \
-             and not exists (select 1 from revoked_families r where r.family_id = t.family_id)",
-            placeholders(2, family_ids.len())
-        );
-        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(now);
-        for id in family_ids {
-            query = query.bind(id);
-        }
-        Ok(query.fetch_all(&self.pool).await?.into_iter().collect())
+        Ok(live)
     }
 
     /// Revokes every token of a login (logout of one device).

@@ -27,5 +27,6 @@ mod session;
 mod session_store;
 mod slapd;
 mod store;
+mod store_lists;
 mod uploads;
 mod ws_client;

@@ -167,3 +167,35 @@ async fn a_stuck_client_cannot_hold_shutdown_past_the_drain_deadline() {
     );
     drop(stuck);
 }
+
+#[tokio::test]
+async fn invented_methods_share_one_metrics_label() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    for invented in ["FROBNICATE", "SCAN1", "SCAN2"] {
+        let method = reqwest::Method::from_bytes(invented.as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method, app.url("/api/me"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{invented}");
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains("FROBNICATE") && !text.contains("SCAN"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"boardcast_http_requests_total{method="other",route="/api/me""#),
+        "{text}"
+    );
+}

@@ -10,6 +10,10 @@ use crate::store::LoggedEvent;
 /// The longest lesson id or pairing id accepted in a frame; ids are UUIDs.
 const MAX_ID_CHARS: usize = 64;
 
+/// Offsets run from 0 to the largest integer a browser's JSON keeps exact (2^53 - 1); a
+/// resume point outside that range names no event, and arithmetic on it could overflow.
+const OFFSETS: std::ops::RangeInclusive<i64> = 0..=(1 << 53) - 1;
+
 /// Who is on the other end of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,8 +97,14 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
             }
         }
         ClientFrame::Pointer { x, y, hidden } => check_pointer(*x, *y, *hidden)?,
-        ClientFrame::Shown { offset } if *offset < 0 => {
-            return Err(FrameError::invalid("an offset counts from 0"));
+        ClientFrame::Shown { offset }
+        | ClientFrame::Hello(Hello {
+            offset: Some(offset),
+            ..
+        }) if !OFFSETS.contains(offset) => {
+            return Err(FrameError::invalid(
+                "an offset counts from 0 and stays below 2^53",
+            ));
         }
         _ => {}
     }
@@ -256,6 +266,10 @@ mod tests {
             r#"{"type":"command","id":"not-a-uuid","action":{"kind":"next"}}"#,
             r#"{"type":"hello","role":"janitor"}"#,
             r#"{"type":"shown","offset":-1}"#,
+            r#"{"type":"shown","offset":9007199254740992}"#,
+            r#"{"type":"hello","role":"board","offset":-1}"#,
+            r#"{"type":"hello","role":"controller","offset":-9223372036854775808}"#,
+            r#"{"type":"hello","role":"controller","offset":9223372036854775807}"#,
             r#"{"type":"shown"}"#,
         ] {
             assert!(parse(bad).is_err(), "{bad:?} parsed");

@@ -138,7 +138,7 @@ impl Connection {
         let mut reset = false;
         if let Some(offset) = offset.filter(|offset| *offset < snapshot.seq) {
             let missed = snapshot.seq - offset;
-            if offset < 0 || missed > MAX_RESUME_EVENTS {
+            if missed > MAX_RESUME_EVENTS {
                 reset = true;
             } else {
                 events = store

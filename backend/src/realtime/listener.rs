@@ -3,7 +3,8 @@
 //! Notifications sent while the listener was disconnected are gone for good, so after every
 //! (re)connect, once LISTEN is active, the node checks the log: boards that moved on while it
 //! was away are caught up from it, controllers whose pairing was deleted are closed, and this
-//! node's presence is announced again. Anything committed after that is notified.
+//! node's presence is announced again. Anything committed after that is notified. A
+//! notification that cannot be read (a newer node's format, say) is handled the same way.
 
 use std::{sync::Weak, time::Duration};
 
@@ -70,16 +71,30 @@ async fn receive(listener: &mut PgListener, realtime: &Weak<Inner>) -> bool {
             return false;
         };
         let node = Realtime::from_inner(inner);
-        match notification.channel() {
+        let unreadable = match notification.channel() {
             EVENTS_CHANNEL => match parse_notification(notification.payload()) {
-                Ok(events) => node.inner.hub.deliver(&events),
-                Err(error) => tracing::warn!(%error, "ignored an event notification"),
+                Ok(events) => {
+                    node.inner.hub.deliver(&events);
+                    None
+                }
+                Err(error) => Some(error.to_string()),
             },
             SIGNALS_CHANNEL => match serde_json::from_str(notification.payload()) {
-                Ok(envelope) => node.receive(envelope),
-                Err(error) => tracing::warn!(%error, "ignored a signal notification"),
+                Ok(envelope) => {
+                    node.receive(envelope);
+                    None
+                }
+                Err(error) => Some(error.to_string()),
             },
-            _ => {}
+            _ => None,
+        };
+        // What it announced cannot be known, but the log and the pairings can: treat it as
+        // a gap rather than let boards wait for their next event.
+        if let Some(error) = unreadable {
+            tracing::warn!(%error, channel = notification.channel(), "unreadable notification: catching up from the log");
+            if let Err(error) = node.after_gap().await {
+                tracing::warn!(%error, "could not catch up after an unreadable notification");
+            }
         }
     }
 }

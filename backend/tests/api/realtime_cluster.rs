@@ -1,6 +1,7 @@
 //! The websocket across nodes on one PostgreSQL: events, pointers, presence and unpairing
 //! cross nodes; a lost database listener catches up; a node killed with `kill -9` in the
-//! middle of a lesson loses nothing that was acknowledged.
+//! middle of a lesson loses nothing that was acknowledged; nor does a notification that
+//! cannot be read.
 
 use std::collections::HashSet;
 
@@ -231,4 +232,40 @@ async fn killing_the_boards_node_mid_lesson_loses_and_repeats_nothing() {
     assert_eq!(seen.final_state, on_controller["state"]);
     assert_eq!(on_controller["state"]["blank"], blank);
     assert_eq!(on_controller["offset"], 1_000);
+}
+
+#[tokio::test]
+async fn an_unreadable_notification_is_caught_up_from_the_log() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let node = TestApp::spawn_on(&database.url, |_| {}).await;
+    let mut room = Classroom::open(&node, "jdevries").await;
+    let (mut controller, _) = room.controller(node.address).await;
+    controller
+        .send(command(&new_id(), json!({"kind": "blank", "on": true})))
+        .await;
+    controller.next_of("ack").await;
+    assert_eq!(room.board_socket.next_of("event").await["offset"], 1);
+
+    // Another node appends the same command again, and its announcement arrives garbled.
+    let pool = node.store.pool();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(
+        "insert into board_events (board_id, seq, command_id, action, by_user_id, at) \
+         select board_id, 2, $1, action, by_user_id, at from board_events where seq = 1",
+    )
+    .bind(new_id())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("update board_states set seq = 2")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("select pg_notify('boardcast_events', 'not an event')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(room.board_socket.next_of("event").await["offset"], 2);
 }

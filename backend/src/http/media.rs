@@ -19,7 +19,10 @@ use futures_util::{stream, StreamExt};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use super::error::ApiError;
+use super::{
+    error::ApiError,
+    ranges::{self, RangePlan},
+};
 use crate::{
     media::{MediaKind, MediaUrl, SNIFF_LEN},
     state::AppState,
@@ -130,10 +133,41 @@ fn is_cached_by_client(headers: &HeaderMap, digest: &Digest) -> bool {
         .any(|tag| tag.trim().trim_start_matches("W/") == etag)
 }
 
-/// Serves a verified local copy; `Range`, `HEAD` and conditional requests are handled by
-/// tower-http's file service.
-async fn serve_file(blob: Blob, request: Request) -> Result<Response, ApiError> {
+/// Serves a verified local copy. `Range` is planned first (see `ranges`); the whole medium,
+/// one range and `HEAD` are then handled by tower-http's file service.
+async fn serve_file(blob: Blob, mut request: Request) -> Result<Response, ApiError> {
     let kind = sniff_file(&blob).await?;
+    let headers = request.headers_mut();
+    match ranges::plan(headers, blob.len, &etag(&blob.digest)) {
+        RangePlan::Whole => {
+            headers.remove(header::RANGE);
+        }
+        RangePlan::Unsatisfiable => {
+            return Ok(with_media_headers(
+                ranges::unsatisfiable(blob.len),
+                &blob.digest,
+            ))
+        }
+        RangePlan::Parts(parts) => {
+            if let [one] = parts.as_slice() {
+                let value = format!("bytes={}-{}", one.start(), one.end());
+                headers.insert(
+                    header::RANGE,
+                    HeaderValue::from_str(&value).map_err(|e| ApiError::Internal(e.to_string()))?,
+                );
+            } else {
+                let response = ranges::multipart(
+                    blob.path.clone(),
+                    blob.len,
+                    kind.content_type(),
+                    parts,
+                    request.method(),
+                );
+                return Ok(with_media_headers(response, &blob.digest));
+            }
+        }
+    }
+    headers.remove(header::IF_RANGE);
     let mime = kind
         .content_type()
         .parse::<mime::Mime>()

@@ -15,6 +15,7 @@ mod media;
 mod oauth;
 mod origins;
 mod pairings;
+mod ranges;
 mod session;
 mod uploads;
 mod ws;

@@ -17,6 +17,7 @@ mod ldap_login;
 mod lessons;
 mod media_cluster;
 mod media_helpers;
+mod media_ranges;
 mod node_process;
 mod oauth;
 mod pairing;

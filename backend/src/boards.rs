@@ -17,6 +17,7 @@ use crate::{
     },
     config::PairingSettings,
     store::{duration_millis, BoardRow, PairingRow, Store, StoreError},
+    text, wire_id,
 };
 
 /// A board heard from within this long counts as online.
@@ -127,14 +128,17 @@ impl Boards {
         secret: &str,
         now: i64,
     ) -> Result<Option<BoardRow>, PairingError> {
-        let Some(board) = self.store.find_board(board_id).await? else {
+        let Some(board_id) = wire_id::canonical(board_id) else {
+            return Ok(None);
+        };
+        let Some(board) = self.store.find_board(&board_id).await? else {
             return Ok(None);
         };
         if !same_digest(&board.secret_digest, &digest(secret)) {
             return Ok(None);
         }
         if now - board.last_seen_at >= duration_millis(SEEN_RESOLUTION) {
-            self.store.touch_board(board_id, now).await?;
+            self.store.touch_board(&board_id, now).await?;
         }
         Ok(Some(board))
     }
@@ -267,7 +271,7 @@ fn clean_name(name: Option<&str>, field: &str) -> Result<Option<String>, Pairing
             "{field} is longer than {MAX_NAME_CHARS} characters"
         )));
     }
-    if name.chars().any(char::is_control) {
+    if !text::is_clean_line(name) {
         return Err(PairingError::Invalid(format!(
             "{field} contains control characters"
         )));

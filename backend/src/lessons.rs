@@ -7,7 +7,11 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::UploadRow;
+use crate::{
+    store::UploadRow,
+    text::{is_clean_line, is_clean_lines},
+    wire_id,
+};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_SLIDES: usize = 500;
@@ -101,6 +105,9 @@ pub fn validate(
             "title: 1 to {MAX_TITLE_CHARS} characters"
         )));
     }
+    if !is_clean_line(&title) {
+        return Err(InvalidLesson("title: no control characters".into()));
+    }
     if input.slides.len() > MAX_SLIDES {
         return Err(InvalidLesson(format!(
             "slides: at most {MAX_SLIDES} per lesson"
@@ -120,8 +127,14 @@ pub fn validate(
 }
 
 /// The upload ids named by the input's slides, to look up before [`validate`].
+/// Only UUIDs can name an upload, so nothing else is looked up.
 pub fn upload_ids(input: &LessonInput) -> Vec<String> {
-    distinct_ids(input.slides.iter().filter_map(|s| s.upload_id.as_ref()))
+    let canonical: Vec<String> = input
+        .slides
+        .iter()
+        .filter_map(|s| wire_id::canonical(s.upload_id.as_ref()?))
+        .collect();
+    distinct_ids(canonical.iter())
 }
 
 /// The uploads saved slides show, each once: what `lesson_media` records.
@@ -137,13 +150,16 @@ fn distinct_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
 }
 
 fn check_slide(
-    input: SlideInput,
+    mut input: SlideInput,
     uploads: &HashMap<String, UploadRow>,
     may_use: impl Fn(&UploadRow) -> bool,
 ) -> Result<Slide, String> {
+    input.upload_id = input
+        .upload_id
+        .map(|id| wire_id::canonical(&id).unwrap_or(id));
     let id = match input.id {
-        Some(id) if id.is_empty() || id.len() > 64 => {
-            return Err("id: 1 to 64 characters".into());
+        Some(id) if id.is_empty() || id.len() > 64 || !is_clean_line(&id) => {
+            return Err("id: 1 to 64 characters, no control characters".into());
         }
         Some(id) => id,
         None => uuid::Uuid::new_v4().to_string(),
@@ -194,11 +210,15 @@ fn check_slide(
             if text.trim().is_empty() || text.chars().count() > MAX_TEXT_CHARS {
                 return Err(format!("text: 1 to {MAX_TEXT_CHARS} characters"));
             }
+            if !is_clean_lines(text) {
+                return Err("text: no control characters but line breaks and tabs".into());
+            }
         }
         SlideKind::Link => {
             let url = input.url.as_deref().unwrap_or_default();
             let web = url.starts_with("https://") || url.starts_with("http://");
-            if !web || url.len() > MAX_URL_BYTES || url.chars().any(char::is_whitespace) {
+            let clean = is_clean_line(url) && !url.chars().any(char::is_whitespace);
+            if !web || url.len() > MAX_URL_BYTES || !clean {
                 return Err("url: an http(s) address of at most 2048 bytes".into());
             }
         }
@@ -210,6 +230,9 @@ fn check_slide(
         .is_some_and(|notes| notes.chars().count() > MAX_NOTES_CHARS)
     {
         return Err(format!("notes: at most {MAX_NOTES_CHARS} characters"));
+    }
+    if notes.as_deref().is_some_and(|notes| !is_clean_lines(notes)) {
+        return Err("notes: no control characters but line breaks and tabs".into());
     }
     Ok(Slide {
         id,

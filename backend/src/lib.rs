@@ -32,5 +32,9 @@ pub mod state;
 pub mod store;
 /// Log setup.
 pub mod telemetry;
+/// What text may be stored: no control characters.
+pub mod text;
+/// Ids as clients may spell them, read into their stored form.
+pub mod wire_id;
 /// Times as RFC 3339 on the wire, milliseconds inside.
 pub mod wire_time;

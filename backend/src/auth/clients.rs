@@ -96,6 +96,10 @@ impl Registrar {
     /// The client's record, from this node's cache while it is younger than the window.
     /// Unknown ids are not cached, so made-up ids cannot fill the cache.
     async fn find(&self, client_id: &str) -> Result<ClientRow, ClientError> {
+        // No client is registered with one, and PostgreSQL refuses a NUL outright.
+        if !crate::text::is_clean_line(client_id) {
+            return Err(ClientError::Refused);
+        }
         let now = Instant::now();
         if let Some((row, read_at)) = self.lock_cache().get(client_id) {
             if now.duration_since(*read_at) < self.cache_window {

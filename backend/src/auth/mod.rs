@@ -115,6 +115,11 @@ impl Authenticator {
         if username.is_empty() {
             return Err(GrantError::InvalidRequest("username is empty".into()));
         }
+        if !crate::text::is_clean_line(username) {
+            return Err(GrantError::InvalidRequest(
+                "username: no control characters".into(),
+            ));
+        }
         if password.is_empty() {
             // An empty password would be an anonymous LDAP bind: never ask the directory.
             return Err(GrantError::InvalidGrant("the password is empty".into()));

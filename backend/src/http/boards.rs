@@ -3,7 +3,7 @@
 //! (a board asks for a pairing code to show, for boards that cannot keep a websocket open).
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{get, post},
     Json, Router,
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     error::ApiError,
-    extract::{BoardViewer, ClientAddress, CurrentBoard},
+    extract::{BoardViewer, ClientAddress, CurrentBoard, PathId},
     json::JsonBody,
 };
 use crate::{
@@ -78,7 +78,7 @@ struct BoardView {
 async fn show_board(
     State(store): State<Store>,
     viewer: BoardViewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<BoardView>, ApiError> {
     let allowed = match &viewer {
         BoardViewer::Board(board) => board.id == id,
@@ -108,7 +108,7 @@ async fn show_board(
 async fn create_code(
     State(boards): State<Boards>,
     CurrentBoard(board): CurrentBoard,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<(StatusCode, Json<Code>), ApiError> {
     if board.id != id {
         return Err(ApiError::Forbidden(

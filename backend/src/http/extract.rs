@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::{ConnectInfo, FromRequestParts, Path},
     http::request::Parts,
 };
 
@@ -12,6 +12,7 @@ use crate::{
     directory::Roles,
     state::AppState,
     store::{now_millis, BoardRow, TokenPrincipal},
+    wire_id,
 };
 
 /// The person behind a valid access token.
@@ -205,5 +206,23 @@ impl FromRequestParts<AppState> for ClientAddress {
             .find(|hop| !trusted.contains(hop))
             .unwrap_or(peer);
         Ok(Self(client))
+    }
+}
+
+/// The `{id}` of a path, in its stored form whatever the case it was sent in (see
+/// `wire_id`); what is no UUID names nothing, so it is a 404 before any lookup.
+#[derive(Debug, Clone)]
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(sent) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::NotFound(e.body_text()))?;
+        wire_id::canonical(&sent)
+            .map(Self)
+            .ok_or_else(|| ApiError::NotFound(format!("no such id {sent:?}: ids are UUIDs")))
     }
 }

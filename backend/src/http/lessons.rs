@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use axum::{
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::{
     error::ApiError,
-    extract::{BoardViewer, CurrentUser, Teacher},
+    extract::{BoardViewer, CurrentUser, PathId, Teacher},
     json::JsonBody,
 };
 use crate::{
@@ -109,7 +109,7 @@ async fn create_lesson(
 async fn show_lesson(
     State(state): State<AppState>,
     viewer: BoardViewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     let (row, slides) = match viewer {
         BoardViewer::Person(user) => {
@@ -149,7 +149,7 @@ async fn lesson_open_on(state: &AppState, board_id: &str, id: &str) -> Result<Le
 async fn update_lesson(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
     JsonBody(input): JsonBody<LessonInput>,
 ) -> Result<Response, ApiError> {
@@ -188,7 +188,7 @@ async fn update_lesson(
 async fn delete_lesson(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let current = visible_lesson(&state, &user, &id).await?;

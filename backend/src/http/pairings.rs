@@ -2,7 +2,7 @@
 //! teacher's boards) and `DELETE /api/pairings/{id}` (the teacher, or the board's "not me").
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{delete, get},
     Json, Router,
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     error::ApiError,
-    extract::{ClientAddress, Teacher, TeacherOrBoard},
+    extract::{ClientAddress, PathId, Teacher, TeacherOrBoard},
     json::JsonBody,
 };
 use crate::{
@@ -126,7 +126,7 @@ async fn delete_pairing(
     State(boards): State<Boards>,
     State(realtime): State<Realtime>,
     caller: TeacherOrBoard,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     let pairing = match caller {
         TeacherOrBoard::Teacher(teacher) => {

@@ -9,7 +9,7 @@
 
 use axum::{
     body::Body,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::{header, HeaderMap, StatusCode, Uri},
     routing::{get, post},
     Json, Router,
@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::{
     error::ApiError,
-    extract::{CurrentUser, Teacher},
+    extract::{CurrentUser, PathId, Teacher},
     idempotency,
 };
 use crate::{
@@ -186,7 +186,7 @@ async fn list_uploads(
 async fn show_upload(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<UploadView>, ApiError> {
     let row = visible_upload(&state, &user, &id).await?;
     Ok(Json(UploadView::new(row, &state.media)))
@@ -195,7 +195,7 @@ async fn show_upload(
 async fn delete_upload(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     let row = visible_upload(&state, &user, &id).await?;
     if let Some(title) = state.store.lesson_showing_upload(&row.id).await? {

@@ -5,9 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::actions::{Action, BoardState};
-use crate::store::LoggedEvent;
+use crate::{store::LoggedEvent, wire_id};
 
-/// The longest lesson id or pairing id accepted in a frame; ids are UUIDs.
+/// The longest command id an error frame echoes back; ids are UUIDs.
 const MAX_ID_CHARS: usize = 64;
 
 /// Offsets run from 0 to the largest integer a browser's JSON keeps exact (2^53 - 1); a
@@ -78,37 +78,47 @@ impl FrameError {
 
 /// Parses and checks a client frame.
 pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
-    let frame: ClientFrame = serde_json::from_str(text).map_err(|e| {
+    let mut frame: ClientFrame = serde_json::from_str(text).map_err(|e| {
         let mut error = FrameError::invalid(format!("not a valid frame: {e}"));
         error.id = command_id_of(text);
         error
     })?;
-    match &frame {
+    match &mut frame {
         ClientFrame::Command { id, action } => {
-            if uuid::Uuid::parse_str(id).is_err() {
-                return Err(FrameError::invalid("a command id is a UUID"));
-            }
+            *id = wire_id::canonical(id)
+                .ok_or_else(|| FrameError::invalid("a command id is a UUID"))?;
             if let Action::OpenLesson { lesson_id, .. } = action {
-                if lesson_id.len() > MAX_ID_CHARS {
-                    let mut error = FrameError::invalid("lesson_id is too long");
+                *lesson_id = wire_id::canonical(lesson_id).ok_or_else(|| {
+                    let mut error = FrameError::invalid("lesson_id is a UUID");
                     error.id = Some(id.clone());
-                    return Err(error);
-                }
+                    error
+                })?;
+            }
+        }
+        ClientFrame::Hello(hello) => {
+            check_offset(hello.offset)?;
+            for sent in [&mut hello.board_id, &mut hello.pairing_id]
+                .into_iter()
+                .flatten()
+            {
+                *sent = wire_id::canonical(sent)
+                    .ok_or_else(|| FrameError::invalid("board_id and pairing_id are UUIDs"))?;
             }
         }
         ClientFrame::Pointer { x, y, hidden } => check_pointer(*x, *y, *hidden)?,
-        ClientFrame::Shown { offset }
-        | ClientFrame::Hello(Hello {
-            offset: Some(offset),
-            ..
-        }) if !OFFSETS.contains(offset) => {
-            return Err(FrameError::invalid(
-                "an offset counts from 0 and stays below 2^53",
-            ));
-        }
-        _ => {}
+        ClientFrame::Shown { offset } => check_offset(Some(*offset))?,
+        ClientFrame::RequestCode {} | ClientFrame::Ping {} => {}
     }
     Ok(frame)
+}
+
+fn check_offset(offset: Option<i64>) -> Result<(), FrameError> {
+    match offset {
+        Some(offset) if !OFFSETS.contains(&offset) => Err(FrameError::invalid(
+            "an offset counts from 0 and stays below 2^53",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A pointer is either a position inside the board or hidden.
@@ -232,7 +242,7 @@ mod tests {
 
     #[test]
     fn frames_parse_as_api_md_writes_them() {
-        let hello = r#"{"type":"hello","role":"controller","access_token":"t","pairing_id":"p","offset":3}"#;
+        let hello = r#"{"type":"hello","role":"controller","access_token":"t","pairing_id":"6f1c1a9e-9a43-4c59-9f0c-222222222222","offset":3}"#;
         assert!(matches!(
             parse(hello),
             Ok(ClientFrame::Hello(Hello {
@@ -271,9 +281,33 @@ mod tests {
             r#"{"type":"hello","role":"controller","offset":-9223372036854775808}"#,
             r#"{"type":"hello","role":"controller","offset":9223372036854775807}"#,
             r#"{"type":"shown"}"#,
+            r#"{"type":"hello","role":"board","board_id":"room-12","board_secret":"s"}"#,
+            r#"{"type":"hello","role":"controller","access_token":"t","pairing_id":"p\u0000"}"#,
+            r#"{"type":"command","id":"6f1c1a9e-9a43-4c59-9f0c-111111111111","action":{"kind":"open_lesson","lesson_id":"x\u0000"}}"#,
         ] {
             assert!(parse(bad).is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn ids_in_any_case_read_as_their_stored_form() {
+        let hello = r#"{"type":"hello","role":"board","board_id":"6F1C1A9E-9A43-4C59-9F0C-111111111111","board_secret":"s"}"#;
+        let Ok(ClientFrame::Hello(hello)) = parse(hello) else {
+            panic!("hello refused");
+        };
+        assert_eq!(
+            hello.board_id.as_deref(),
+            Some("6f1c1a9e-9a43-4c59-9f0c-111111111111")
+        );
+        let command = r#"{"type":"command","id":"6F1C1A9E-9A43-4C59-9F0C-AAAAAAAAAAAA","action":{"kind":"open_lesson","lesson_id":"6F1C1A9E-9A43-4C59-9F0C-BBBBBBBBBBBB"}}"#;
+        let Ok(ClientFrame::Command { id, action }) = parse(command) else {
+            panic!("command refused");
+        };
+        assert_eq!(id, "6f1c1a9e-9a43-4c59-9f0c-aaaaaaaaaaaa");
+        assert!(matches!(
+            action,
+            Action::OpenLesson { lesson_id, .. } if lesson_id == "6f1c1a9e-9a43-4c59-9f0c-bbbbbbbbbbbb"
+        ));
     }
 
     #[test]

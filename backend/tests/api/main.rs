@@ -12,6 +12,7 @@ mod browser;
 mod health;
 mod helpers;
 mod idempotency;
+mod input_forms;
 mod ldap_directory;
 mod ldap_login;
 mod lessons;

@@ -68,13 +68,11 @@ impl Application {
         let media = Media::open(&settings, media::cluster_key(&settings)?, store.clone()).await?;
         let boards = Boards::new(store.clone(), &settings.pairing);
         let realtime = Realtime::start(
-            settings.node_id.clone(),
+            &settings,
             store.clone(),
             boards.clone(),
             auth.tokens.clone(),
             metrics.clone(),
-            settings.auth.token_cache_window,
-            settings.database_url().expose(),
         );
         let state = AppState::new(Services {
             session_cookie: http::SessionCookie::new(&settings),

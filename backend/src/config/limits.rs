@@ -1,7 +1,7 @@
 //! `[limits]`: the bounds that keep one client, one stuck connection or one stolen login from
 //! holding a node or a school's data for longer than the operator chose.
 
-use std::time::Duration;
+use std::{num::NonZeroU32, time::Duration};
 
 use serde::Deserialize;
 
@@ -24,7 +24,7 @@ pub struct LimitsSettings {
     #[serde(deserialize_with = "duration")]
     pub login_lifetime: Duration,
     /// Commands one controller socket may send per second (bursts up to twice this).
-    pub commands_per_second: u32,
+    pub commands_per_second: NonZeroU32,
 }
 
 impl Default for LimitsSettings {
@@ -34,7 +34,7 @@ impl Default for LimitsSettings {
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
             login_lifetime: Duration::from_secs(30 * 24 * 3600),
-            commands_per_second: 20,
+            commands_per_second: NonZeroU32::MIN.saturating_add(19),
         }
     }
 }

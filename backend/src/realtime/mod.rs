@@ -27,6 +27,7 @@ use self::{
 use crate::{
     auth::TokenService,
     boards::Boards,
+    config::Settings,
     metrics::{CommandOutcome, Metrics},
     store::{Appended, Engine, NewCommand, Store, StoreResult},
 };
@@ -43,6 +44,8 @@ pub struct Realtime {
 
 struct Inner {
     node: String,
+    /// How many commands one controller socket may send (see `socket`).
+    command_rate: governor::Quota,
     /// This process among the cluster's: node ids are names an operator may repeat (two
     /// nodes on one host both default to the host name), so the bus tells processes apart
     /// by a random id.
@@ -58,19 +61,19 @@ struct Inner {
 }
 
 impl Realtime {
-    /// Starts the node's realtime side; on PostgreSQL also its listener (which needs
-    /// `database_url`: LISTEN holds a connection of its own, outside the pool). Controllers
-    /// whose login ended are closed within `login_check_every` (the token cache window, the
-    /// same bound revocation has everywhere else).
+    /// Starts the node's realtime side; on PostgreSQL also its listener (which needs the
+    /// database URL: LISTEN holds a connection of its own, outside the pool). Controllers
+    /// whose login ended are closed within the token cache window (the same bound revocation
+    /// has everywhere else).
     pub fn start(
-        node: String,
+        settings: &Settings,
         store: Store,
         boards: Boards,
         tokens: TokenService,
         metrics: Metrics,
-        login_check_every: std::time::Duration,
-        database_url: &str,
     ) -> Self {
+        let database_url = settings.database_url();
+        let login_check_every = settings.auth.token_cache_window;
         let instance = uuid::Uuid::new_v4().to_string();
         let bus: Box<dyn Bus> = match store.engine() {
             Engine::Sqlite => Box::new(LocalBus),
@@ -78,7 +81,8 @@ impl Realtime {
         };
         let realtime = Self {
             inner: Arc::new(Inner {
-                node,
+                node: settings.node_id.clone(),
+                command_rate: socket::command_rate(settings.limits.commands_per_second),
                 instance,
                 store: store.clone(),
                 boards,
@@ -96,7 +100,7 @@ impl Realtime {
         ];
         if store.engine() == Engine::Postgres {
             background.push(listener::spawn(
-                database_url.to_string(),
+                database_url.expose().to_string(),
                 realtime.downgrade(),
             ));
         }

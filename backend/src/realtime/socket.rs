@@ -2,9 +2,13 @@
 //! one frame at a time, so a command is acknowledged only after it is durable and the events
 //! a socket sends are always in offset order (see `hub` for how gaps are filled).
 
-use std::time::{Duration, Instant};
+use std::{
+    num::NonZeroU32,
+    time::{Duration, Instant},
+};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::{sync::mpsc, time::sleep_until};
 
 use super::{
@@ -25,6 +29,13 @@ const MAX_RESUME_EVENTS: i64 = 1_000;
 
 /// Events read from the log at a time while catching a socket up.
 const CATCH_UP_PAGE: i64 = 200;
+
+/// The commands one controller socket may send: `per_second` on average, in bursts of twice
+/// that, so a teacher clicking through slides is never slowed while a runaway or hostile
+/// client cannot make its node write hundreds of events a second.
+pub fn command_rate(per_second: NonZeroU32) -> Quota {
+    Quota::per_second(per_second).allow_burst(per_second.saturating_add(per_second.get()))
+}
 
 /// Serves one socket until it closes.
 pub async fn serve(mut socket: WebSocket, realtime: Realtime) {
@@ -49,6 +60,7 @@ pub async fn serve(mut socket: WebSocket, realtime: Realtime) {
         last_heard: Instant::now(),
         next_ping: Instant::now() + PING_EVERY,
         next_code: None,
+        commands: RateLimiter::direct(realtime.inner.command_rate),
     };
     let end = connection.run().await;
     let Connection {
@@ -85,6 +97,8 @@ struct Connection {
     next_ping: Instant,
     /// When a board waiting to be paired gets its next code.
     next_code: Option<Instant>,
+    /// This socket's command budget (see [`command_rate`]).
+    commands: DefaultDirectRateLimiter,
 }
 
 impl Connection {
@@ -203,6 +217,16 @@ impl Connection {
         let role = self.greeted.role;
         match frame {
             ClientFrame::Ping {} => self.send_text(ServerFrame::Pong {}.encode()).await,
+            ClientFrame::Command { id, .. }
+                if role == Role::Controller && self.commands.check().is_err() =>
+            {
+                let error = FrameError {
+                    code: "rate_limited",
+                    message: "too many commands: send it again in a moment".into(),
+                    id: Some(id),
+                };
+                self.send_error(&error).await
+            }
             ClientFrame::Command { id, action } if role == Role::Controller => {
                 self.command(id, action).await
             }

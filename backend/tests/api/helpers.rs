@@ -60,6 +60,15 @@ pub async fn create_teacher(store: &Store, username: &str) -> String {
     store.create_user(user, 0).await.unwrap().id
 }
 
+/// For tests that send commands from one socket as fast as the node takes them, to prove
+/// something other than the per-socket command budget.
+pub fn unthrottled_commands(settings: &mut Settings) {
+    settings.limits.commands_per_second = UNTHROTTLED_COMMANDS;
+}
+
+/// A command budget no test reaches.
+pub const UNTHROTTLED_COMMANDS: std::num::NonZeroU32 = std::num::NonZeroU32::MAX;
+
 /// One running node.
 pub struct TestApp {
     pub address: SocketAddr,

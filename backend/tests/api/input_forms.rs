@@ -125,7 +125,10 @@ async fn a_nul_in_a_login_is_a_clear_refusal_on_postgresql() {
     let app = TestApp::spawn(Engine::Postgres).await;
     let refused = app.password_grant("ann\u{0}", "pw").await;
     assert_eq!(refused.status(), 400);
-    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "invalid_request");
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
     let refused = app
         .token_request(&[
             ("grant_type", "password"),
@@ -135,5 +138,8 @@ async fn a_nul_in_a_login_is_a_clear_refusal_on_postgresql() {
         ])
         .await;
     assert_eq!(refused.status(), 401);
-    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "invalid_client");
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
 }

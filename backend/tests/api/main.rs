@@ -25,6 +25,7 @@ mod pairing;
 mod postgres;
 mod realtime;
 mod realtime_cluster;
+mod realtime_limits;
 mod session;
 mod session_store;
 mod slapd;

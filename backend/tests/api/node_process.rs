@@ -18,13 +18,8 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Starts `boardcast serve` on a random loopback port against `database_url` and waits
-    /// until it serves.
-    pub async fn start(node_id: &str, database_url: &str) -> Self {
-        Self::start_with(node_id, database_url, &[]).await
-    }
-
-    /// As [`NodeProcess::start`], with more `BOARDCAST_*` settings.
+    /// Starts `boardcast serve` on a random loopback port against `database_url`, with
+    /// `settings` as more `BOARDCAST_*` variables, and waits until it serves.
     pub async fn start_with(node_id: &str, database_url: &str, settings: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_boardcast"))

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::{
     both_engines,
-    helpers::{Engine, TestApp},
+    helpers::{unthrottled_commands, Engine, TestApp},
     ws_client::{board_socket, command, controller_socket, new_id, Classroom, Socket},
 };
 
@@ -435,7 +435,7 @@ async fn stopping_a_node_closes_its_sockets_with_1012() {
 both_engines!(
     a_board_that_stops_reading_still_gets_every_event_in_order,
     |engine: Engine| async move {
-        let app = TestApp::spawn(engine).await;
+        let app = TestApp::spawn_with(engine, unthrottled_commands).await;
         let mut room = Classroom::open(&app, "jdevries").await;
         let (mut controller, _) = room.controller(app.address).await;
         // The board reads nothing while far more events than its queue holds pile up.
@@ -529,7 +529,7 @@ both_engines!(
 /// 40 ms for every command.
 #[tokio::test]
 async fn a_commands_ack_and_event_arrive_without_waiting_for_each_other() {
-    let app = TestApp::spawn(Engine::Sqlite).await;
+    let app = TestApp::spawn_with(Engine::Sqlite, unthrottled_commands).await;
     let room = Classroom::open(&app, "jdevries").await;
     let (mut controller, _) = room.controller(app.address).await;
     let mut round_trips = Vec::new();

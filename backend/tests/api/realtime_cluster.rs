@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use crate::{
-    helpers::{Engine, TestApp, TestDatabase},
+    helpers::{Engine, TestApp, TestDatabase, UNTHROTTLED_COMMANDS},
     node_process::NodeProcess,
     ws_client::{
         board_socket, command, controller_socket, new_id, pair_with_code, register_board, teacher,
@@ -181,8 +181,13 @@ async fn follow_board(
 #[tokio::test]
 async fn killing_the_boards_node_mid_lesson_loses_and_repeats_nothing() {
     let database = TestDatabase::new(Engine::Postgres).await;
-    let mut a = NodeProcess::start("node-a", &database.url).await;
-    let b = NodeProcess::start("node-b", &database.url).await;
+    let unthrottled = UNTHROTTLED_COMMANDS.to_string();
+    let settings = [(
+        "BOARDCAST_LIMITS__COMMANDS_PER_SECOND",
+        unthrottled.as_str(),
+    )];
+    let mut a = NodeProcess::start_with("node-a", &database.url, &settings).await;
+    let b = NodeProcess::start_with("node-b", &database.url, &settings).await;
     // The HTTP helpers of a node in this process, on the same database.
     let helper = TestApp::spawn_on(&database.url, |_| {}).await;
     let board = register_board(&helper, "Room 12").await;

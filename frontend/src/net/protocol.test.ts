@@ -84,10 +84,11 @@ describe("parseServerFrame", () => {
 });
 
 describe("error codes", () => {
-  it("only unavailable and internal_error allow sending the command again", () => {
+  it("only codes that decided nothing allow sending the command again", () => {
     expect(isRetryableError("unavailable")).toBe(true);
     expect(isRetryableError("internal_error")).toBe(true);
-    for (const code of ["invalid_action", "slide_out_of_range", "forbidden", "rate_limited"]) {
+    expect(isRetryableError("rate_limited")).toBe(true);
+    for (const code of ["invalid_action", "slide_out_of_range", "forbidden", "lesson_not_found"]) {
       expect(isRetryableError(code)).toBe(false);
     }
   });

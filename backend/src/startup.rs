@@ -40,7 +40,11 @@ pub struct Application {
 impl Application {
     /// Opens the store (applying migrations), picks the directory and binds the listener.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        let store = Store::connect(&settings.database_url()).await?;
+        let store = Store::connect_with_timeout(
+            &settings.database_url(),
+            settings.limits.statement_timeout,
+        )
+        .await?;
         store.migrate().await?;
         let directory: Arc<dyn Directory> = match &settings.ldap {
             Some(ldap) => Arc::new(LdapDirectory::new(ldap)),

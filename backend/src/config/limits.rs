@@ -23,6 +23,11 @@ pub struct LimitsSettings {
     /// A login ends this long after the password was checked, however often it refreshes.
     #[serde(deserialize_with = "duration")]
     pub login_lifetime: Duration,
+    /// How long the statements of a command or a login may wait for the database before they
+    /// fail with 503 (and PostgreSQL cancels them), so one stalled connection cannot hold
+    /// every request behind it.
+    #[serde(deserialize_with = "duration")]
+    pub statement_timeout: Duration,
     /// Commands one controller socket may send per second (bursts up to twice this).
     pub commands_per_second: NonZeroU32,
 }
@@ -34,6 +39,7 @@ impl Default for LimitsSettings {
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
             login_lifetime: Duration::from_secs(30 * 24 * 3600),
+            statement_timeout: Duration::from_secs(5),
             commands_per_second: NonZeroU32::MIN.saturating_add(19),
         }
     }

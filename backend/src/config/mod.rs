@@ -323,6 +323,11 @@ impl Settings {
                     .into(),
             ));
         }
+        if self.limits.statement_timeout.is_zero() {
+            return Err(ConfigError(
+                "limits.statement_timeout: must be above zero".into(),
+            ));
+        }
         if self.media.sync_interval.is_zero() || self.media.sync_concurrency == 0 {
             return Err(ConfigError(
                 "media: sync_interval and sync_concurrency must be above zero".into(),

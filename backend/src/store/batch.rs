@@ -4,9 +4,9 @@
 //! sends each request alone, with no added wait; at an 8:30 rush, thirty logins cost a few
 //! statements and, on SQLite, a few commits instead of thirty of each.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
-use sqlx::{pool::PoolConnection, Any, AnyConnection, AnyPool};
+use sqlx::{pool::PoolConnection, Any, AnyConnection, AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
 
 use super::{StoreError, StoreResult};
@@ -33,20 +33,29 @@ where
     In: Send + 'static,
     Out: Send + 'static,
 {
-    /// Starts the worker. `run` gets the inputs of one batch and must answer each, in order;
-    /// when it fails, every request of the batch gets its error.
-    pub fn spawn<F, Fut>(run: F) -> Self
+    /// Starts the worker. `run` gets the batcher's connection and the inputs of one batch and
+    /// must answer each, in order; when it fails, every request of the batch gets its error.
+    /// A batch still running after `deadline` (a stalled network, a lock held elsewhere) is
+    /// abandoned: its requests get a fast `Unavailable`, its connection is closed rather than
+    /// reused mid-reply, and the next batch starts on a fresh one, so one stuck connection
+    /// never holds every later request.
+    pub fn spawn<F, Fut>(connection: HeldConnection, deadline: Duration, run: F) -> Self
     where
-        F: Fn(Vec<In>) -> Fut + Send + 'static,
+        F: Fn(HeldConnection, Vec<In>) -> Fut + Send + 'static,
         Fut: Future<Output = StoreResult<Vec<Out>>> + Send,
     {
-        Self::spawn_sized(MAX_BATCH, run)
+        Self::spawn_sized(MAX_BATCH, connection, deadline, run)
     }
 
     /// [`Batcher::spawn`] with batches of at most `max_batch` requests.
-    pub fn spawn_sized<F, Fut>(max_batch: usize, run: F) -> Self
+    pub fn spawn_sized<F, Fut>(
+        max_batch: usize,
+        connection: HeldConnection,
+        deadline: Duration,
+        run: F,
+    ) -> Self
     where
-        F: Fn(Vec<In>) -> Fut + Send + 'static,
+        F: Fn(HeldConnection, Vec<In>) -> Fut + Send + 'static,
         Fut: Future<Output = StoreResult<Vec<Out>>> + Send,
     {
         let (queue, mut waiting) = mpsc::channel::<Job<In, Out>>(QUEUE_CAPACITY);
@@ -61,14 +70,15 @@ where
                 }
                 let (inputs, replies): (Vec<In>, Vec<_>) =
                     jobs.into_iter().map(|job| (job.input, job.reply)).unzip();
-                match run(inputs).await {
-                    Ok(outputs) if outputs.len() == replies.len() => {
+                let ran = tokio::time::timeout(deadline, run(connection.clone(), inputs)).await;
+                match ran {
+                    Ok(Ok(outputs)) if outputs.len() == replies.len() => {
                         for (reply, output) in replies.into_iter().zip(outputs) {
                             // The caller may have gone (client disconnected): nothing to do.
                             let _ = reply.send(Ok(output));
                         }
                     }
-                    Ok(outputs) => {
+                    Ok(Ok(outputs)) => {
                         let error = StoreError::Other(format!(
                             "a batch of {} answered {} requests",
                             replies.len(),
@@ -76,7 +86,12 @@ where
                         ));
                         answer_all(replies, &error);
                     }
-                    Err(error) => answer_all(replies, &error),
+                    Ok(Err(error)) => answer_all(replies, &error),
+                    Err(_) => {
+                        connection.discard().await;
+                        tracing::warn!(?deadline, "the database did not answer a batch in time");
+                        answer_all(replies, &StoreError::stalled(deadline));
+                    }
                 }
             }
         });
@@ -106,18 +121,37 @@ fn answer_all<Out>(replies: Vec<oneshot::Sender<StoreResult<Out>>>, error: &Stor
 /// batches: a connection returned to the pool costs a round trip (the pool checks it), and a
 /// kept one has the batcher's statements prepared already. SQLite's single connection is
 /// shared by everyone, so there it goes back to the pool after each batch.
+///
+/// A kept connection carries a server-side `statement_timeout` (the batch deadline), so the
+/// server, too, gives up on a statement nobody waits for. It is never handed back to the
+/// pool: once it fails or stalls it is closed, and the pool opens a replacement.
 #[derive(Clone)]
 pub struct HeldConnection {
     pool: AnyPool,
     keep: bool,
+    /// Set on a kept connection when it is opened.
+    statement_timeout: Option<Duration>,
     held: Arc<Mutex<Option<PoolConnection<Any>>>>,
 }
 
 impl HeldConnection {
-    pub fn new(pool: AnyPool, keep: bool) -> Self {
+    /// A connection taken from `pool` for each batch.
+    pub fn per_batch(pool: AnyPool) -> Self {
         Self {
             pool,
-            keep,
+            keep: false,
+            statement_timeout: None,
+            held: Arc::default(),
+        }
+    }
+
+    /// A connection kept between batches; with `statement_timeout` (PostgreSQL only: SQLite
+    /// has none) the server cancels its statements after that long.
+    pub fn kept(pool: AnyPool, statement_timeout: Option<Duration>) -> Self {
+        Self {
+            pool,
+            keep: true,
+            statement_timeout,
             held: Arc::default(),
         }
     }
@@ -128,16 +162,51 @@ impl HeldConnection {
         self.held.lock().await.take();
     }
 
+    /// Closes the kept connection, which may be stuck in the middle of a reply.
+    pub async fn discard(&self) {
+        if let Some(connection) = self.held.lock().await.take() {
+            drop(connection.detach());
+        }
+    }
+
     /// The connection for one batch, opened or taken from the pool when none is held.
     pub async fn lease(&self) -> StoreResult<Lease> {
         let mut slot = Arc::clone(&self.held).lock_owned().await;
         if slot.is_none() {
-            *slot = Some(self.pool.acquire().await?);
+            let mut connection = self.pool.acquire().await?;
+            if let Some(timeout) = self.statement_timeout {
+                let set = format!("set statement_timeout = {}", timeout.as_millis());
+                if let Err(error) = connection.execute(set.as_str()).await {
+                    drop(connection.detach());
+                    return Err(error.into());
+                }
+            }
+            *slot = Some(connection);
         }
         Ok(Lease {
             slot,
             keep: self.keep,
         })
+    }
+
+    /// A round trip on this connection within `deadline`, for readiness: it answers only
+    /// when the batcher's next statement would.
+    pub async fn probe(&self, deadline: Duration) -> StoreResult<()> {
+        let probe = async {
+            let mut lease = self.lease().await?;
+            let connection = lease.connection()?;
+            match connection.execute("select 1").await {
+                Ok(_) => Ok(()),
+                Err(error) => Err(lease.failed(error)),
+            }
+        };
+        match tokio::time::timeout(deadline, probe).await {
+            Ok(answered) => answered,
+            Err(_) => {
+                self.discard().await;
+                Err(StoreError::stalled(deadline))
+            }
+        }
     }
 }
 
@@ -154,10 +223,12 @@ impl Lease {
             .ok_or_else(|| StoreError::Other("a lease without a connection".into()))
     }
 
-    /// Converts a failed statement's error; a connection that broke is not kept.
+    /// Converts a failed statement's error; a connection that broke is closed.
     pub fn failed(&mut self, error: sqlx::Error) -> StoreError {
         if !matches!(error, sqlx::Error::Database(_) | sqlx::Error::RowNotFound) {
-            self.slot.take();
+            if let Some(connection) = self.slot.take() {
+                drop(connection.detach());
+            }
         }
         error.into()
     }
@@ -203,11 +274,21 @@ mod tests {
 
     use super::*;
 
+    const DEADLINE: Duration = Duration::from_secs(30);
+
+    /// A connection the closures below never touch.
+    fn unused_connection() -> HeldConnection {
+        sqlx::any::install_default_drivers();
+        HeldConnection::per_batch(AnyPool::connect_lazy("sqlite::memory:").unwrap())
+    }
+
     #[tokio::test]
     async fn each_request_gets_its_own_answer() {
-        let batcher = Arc::new(Batcher::spawn(|inputs: Vec<u32>| async move {
-            Ok(inputs.into_iter().map(|n| n * 2).collect())
-        }));
+        let batcher = Arc::new(Batcher::spawn(
+            unused_connection(),
+            DEADLINE,
+            |_, inputs: Vec<u32>| async move { Ok(inputs.into_iter().map(|n| n * 2).collect()) },
+        ));
         let mut calls = tokio::task::JoinSet::new();
         for n in 0..100u32 {
             let batcher = Arc::clone(&batcher);
@@ -224,14 +305,18 @@ mod tests {
         let statements = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&statements);
         let (release, released) = tokio::sync::watch::channel(false);
-        let batcher = Arc::new(Batcher::spawn(move |inputs: Vec<u32>| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            let mut released = released.clone();
-            async move {
-                released.wait_for(|go| *go).await.unwrap();
-                Ok(inputs)
-            }
-        }));
+        let batcher = Arc::new(Batcher::spawn(
+            unused_connection(),
+            DEADLINE,
+            move |_, inputs: Vec<u32>| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut released = released.clone();
+                async move {
+                    released.wait_for(|go| *go).await.unwrap();
+                    Ok(inputs)
+                }
+            },
+        ));
         let mut calls = tokio::task::JoinSet::new();
         let first = Arc::clone(&batcher);
         calls.spawn(async move { first.call(0).await.unwrap() });
@@ -256,13 +341,41 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_statement_fails_every_request_of_its_batch() {
-        let batcher = Batcher::spawn(|_: Vec<u32>| async move {
+        let batcher = Batcher::spawn(unused_connection(), DEADLINE, |_, _: Vec<u32>| async move {
             Err::<Vec<u32>, _>(StoreError::Unavailable("down".into()))
         });
         assert!(matches!(
             batcher.call(1).await,
             Err(StoreError::Unavailable(_))
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_past_its_deadline_fails_fast_and_the_next_one_runs() {
+        let stalls = Arc::new(AtomicUsize::new(1));
+        let left = Arc::clone(&stalls);
+        let batcher = Batcher::spawn(
+            unused_connection(),
+            Duration::from_secs(2),
+            move |_, inputs: Vec<u32>| {
+                let stall =
+                    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+                async move {
+                    if stall.is_ok() {
+                        std::future::pending::<()>().await;
+                    }
+                    Ok(inputs)
+                }
+            },
+        );
+        let started = tokio::time::Instant::now();
+        assert!(matches!(
+            batcher.call(1).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(batcher.call(2).await.unwrap(), 2);
+        assert_eq!(stalls.load(Ordering::SeqCst), 0);
     }
 
     #[test]

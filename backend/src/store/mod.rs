@@ -74,12 +74,26 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict {
                 constraint: constraint_name(db.constraint(), db.message()),
             },
+            // PostgreSQL cancelled a statement that ran past its `statement_timeout`.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => {
+                Self::Unavailable(error.to_string())
+            }
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_) => Self::Unavailable(error.to_string()),
             _ => Self::Other(error.to_string()),
         }
+    }
+}
+
+/// PostgreSQL's SQLSTATE for a statement cancelled (by `statement_timeout`, among others).
+const QUERY_CANCELED: &str = "57014";
+
+impl StoreError {
+    /// The database did not answer within `deadline`: a fast 503 the client retries.
+    pub fn stalled(deadline: Duration) -> Self {
+        Self::Unavailable(format!("the database did not answer within {deadline:?}"))
     }
 }
 
@@ -105,6 +119,9 @@ pub enum Engine {
     Postgres,
 }
 
+/// How long a batch of statements may wait for the database unless the node says otherwise.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How a SQLite transaction that writes begins (see [`Store::begin_write`]).
 const SQLITE_BEGIN_WRITE: &str = "begin immediate";
 
@@ -125,6 +142,8 @@ struct Batches {
     appends: Batcher<NewCommand, Appended>,
     connections: [HeldConnection; 5],
     readers: Option<AnyPool>,
+    /// How long a batch, or a readiness probe, may wait for the database.
+    deadline: Duration,
 }
 
 impl Batches {
@@ -136,39 +155,53 @@ impl Batches {
     const MAX_APPENDS: usize = 64;
 
     /// Read batchers use `readers` when given; on PostgreSQL every batcher keeps a connection.
-    fn spawn(pool: &AnyPool, readers: Option<&AnyPool>, engine: Engine) -> Self {
-        let keep = engine == Engine::Postgres;
-        let reader = || match readers {
-            Some(readers) => HeldConnection::new(readers.clone(), true),
-            None => HeldConnection::new(pool.clone(), keep),
+    /// Every batch gets `deadline` (see [`Batcher::spawn`]).
+    fn spawn(
+        pool: &AnyPool,
+        readers: Option<&AnyPool>,
+        engine: Engine,
+        deadline: Duration,
+    ) -> Self {
+        let writer = || match engine {
+            Engine::Postgres => HeldConnection::kept(pool.clone(), Some(deadline)),
+            Engine::Sqlite => HeldConnection::per_batch(pool.clone()),
         };
-        let writer = || HeldConnection::new(pool.clone(), keep);
+        let reader = || match readers {
+            Some(readers) => HeldConnection::kept(readers.clone(), None),
+            None => writer(),
+        };
         let connections = [reader(), reader(), reader(), writer(), writer()];
         let [a, b, c, d, e] = connections.clone();
         Self {
-            failure_counters: Batcher::spawn(move |keys| {
-                login_failures::read_counters(a.clone(), keys)
+            failure_counters: Batcher::spawn(a, deadline, login_failures::read_counters),
+            login_lookups: Batcher::spawn(b, deadline, login_lookups::read_login_facts),
+            users: Batcher::spawn(c, deadline, users::find_users),
+            login_writes: Batcher::spawn(d, deadline, move |held, new| {
+                login_writes::write_batch(held, engine, new)
             }),
-            login_lookups: Batcher::spawn(move |lookups| {
-                login_lookups::read_login_facts(b.clone(), lookups)
-            }),
-            users: Batcher::spawn(move |names| users::find_users(c.clone(), names)),
-            login_writes: Batcher::spawn(move |new| {
-                login_writes::write_batch(d.clone(), engine, new)
-            }),
-            appends: Batcher::spawn_sized(Self::MAX_APPENDS, move |commands| {
-                board_append::append_batch(e.clone(), engine, commands)
+            appends: Batcher::spawn_sized(Self::MAX_APPENDS, e, deadline, move |held, commands| {
+                board_append::append_batch(held, engine, commands)
             }),
             connections,
             readers: readers.cloned(),
+            deadline,
         }
     }
 }
 
 impl Store {
-    /// Opens a pool. SQLite runs in WAL mode with a busy timeout so the node's own tasks
-    /// never see "database is locked".
+    /// Opens a pool whose batched statements wait at most [`DEFAULT_STATEMENT_TIMEOUT`].
     pub async fn connect(url: &DatabaseUrl) -> StoreResult<Self> {
+        Self::connect_with_timeout(url, DEFAULT_STATEMENT_TIMEOUT).await
+    }
+
+    /// Opens a pool. SQLite runs in WAL mode with a busy timeout so the node's own tasks
+    /// never see "database is locked". The statements every command and login runs (the
+    /// batches) fail with `Unavailable` after `statement_timeout`, whatever the network does.
+    pub async fn connect_with_timeout(
+        url: &DatabaseUrl,
+        statement_timeout: Duration,
+    ) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let engine = if url.is_sqlite() {
             Engine::Sqlite
@@ -199,7 +232,12 @@ impl Store {
             }
             _ => None,
         };
-        let batches = Arc::new(Batches::spawn(&pool, readers.as_ref(), engine));
+        let batches = Arc::new(Batches::spawn(
+            &pool,
+            readers.as_ref(),
+            engine,
+            statement_timeout,
+        ));
         Ok(Self {
             pool,
             engine,
@@ -225,10 +263,24 @@ impl Store {
         }
     }
 
-    /// Cheap round trip for `/readyz`.
+    /// A round trip on every connection commands and logins use, and on the pool, each
+    /// within the statement deadline: `/readyz` says ready only when they would be served.
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("select 1").execute(&self.pool).await?;
-        Ok(())
+        let deadline = self.batches.deadline;
+        let pool = async {
+            tokio::time::timeout(deadline, sqlx::query("select 1").execute(&self.pool))
+                .await
+                .map_err(|_| StoreError::stalled(deadline))??;
+            Ok::<_, StoreError>(())
+        };
+        let held = self
+            .batches
+            .connections
+            .iter()
+            .map(|connection| connection.probe(deadline));
+        let (pool, held) = tokio::join!(pool, futures_util::future::join_all(held));
+        pool?;
+        held.into_iter().collect()
     }
 
     pub fn engine(&self) -> Engine {

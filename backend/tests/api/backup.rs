@@ -17,7 +17,7 @@ use serde_json::{json, Value as Json};
 use crate::{
     backup_helpers::{backup, boardcast, dump, sqlite_url, steer, verify, School},
     both_engines,
-    helpers::{Engine, TestApp, TestDatabase},
+    helpers::{unthrottled_commands, Engine, TestApp, TestDatabase},
     media_helpers::{blob_path, files_under, on_node, png},
     postgres::fresh_database,
     slapd::Slapd,
@@ -34,7 +34,11 @@ both_engines!(
         let slapd = Slapd::start().await;
         let ldap = slapd.settings();
         let database = TestDatabase::new(engine).await;
-        let source = TestApp::spawn_on(&database.url, |s| s.ldap = Some(ldap.clone())).await;
+        let source = TestApp::spawn_on(&database.url, |s| {
+            s.ldap = Some(ldap.clone());
+            unthrottled_commands(s);
+        })
+        .await;
         let token = source.login("jdevries", "jan-pw").await["access_token"]
             .as_str()
             .unwrap()

@@ -37,7 +37,7 @@ export interface CommandQueueOptions {
   send: (frame: ClientFrame) => boolean;
   /** A command not acknowledged this long after it was issued expires. */
   expireAfterMs: number;
-  /** Wait before re-sending a command the node did not decide (`unavailable`, `rate_limited`). */
+  /** Wait before re-sending a command the node could not decide (`unavailable`). */
   retryAfterMs: number;
   onStatus?: (command: CommandHandle) => void;
 }

@@ -84,11 +84,10 @@ describe("parseServerFrame", () => {
 });
 
 describe("error codes", () => {
-  it("only codes that decided nothing allow sending the command again", () => {
+  it("only unavailable and internal_error allow sending the command again", () => {
     expect(isRetryableError("unavailable")).toBe(true);
     expect(isRetryableError("internal_error")).toBe(true);
-    expect(isRetryableError("rate_limited")).toBe(true);
-    for (const code of ["invalid_action", "slide_out_of_range", "forbidden", "lesson_not_found"]) {
+    for (const code of ["invalid_action", "slide_out_of_range", "forbidden", "rate_limited"]) {
       expect(isRetryableError(code)).toBe(false);
     }
   });

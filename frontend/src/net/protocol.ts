@@ -97,15 +97,8 @@ export type ServerFrame =
   | { type: "lesson_updated"; lesson_id: string; version: number }
   | { type: "shown"; offset: number; at: string };
 
-/**
- * `error` frame codes that decided nothing: the same command id may be sent again (after the
- * retry wait, which also lets a socket's command budget refill after `rate_limited`).
- */
-const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
-  "unavailable",
-  "internal_error",
-  "rate_limited",
-]);
+/** `error` frame codes that decided nothing: the same command id may be sent again. */
+const RETRYABLE_ERRORS: ReadonlySet<string> = new Set(["unavailable", "internal_error"]);
 
 /** Whether an `error` frame's code allows sending the same command again; others are final. */
 export function isRetryableError(code: string): boolean {

@@ -222,7 +222,7 @@ impl Connection {
             {
                 let error = FrameError {
                     code: "rate_limited",
-                    message: "too many commands: send it again in a moment".into(),
+                    message: "too many commands from this socket; the command was not run".into(),
                     id: Some(id),
                 };
                 self.send_error(&error).await

@@ -123,8 +123,8 @@ fn answer_all<Out>(replies: Vec<oneshot::Sender<StoreResult<Out>>>, error: &Stor
 /// shared by everyone, so there it goes back to the pool after each batch.
 ///
 /// A kept connection carries a server-side `statement_timeout` (the batch deadline), so the
-/// server, too, gives up on a statement nobody waits for. It is never handed back to the
-/// pool: once it fails or stalls it is closed, and the pool opens a replacement.
+/// server, too, gives up on a statement nobody waits for. It goes back to the pool only when
+/// the node stops: once it fails or stalls it is closed, and the pool opens a replacement.
 #[derive(Clone)]
 pub struct HeldConnection {
     pool: AnyPool,

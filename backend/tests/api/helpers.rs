@@ -63,6 +63,8 @@ pub async fn create_teacher(store: &Store, username: &str) -> String {
 /// One running node.
 pub struct TestApp {
     pub address: SocketAddr,
+    /// Where `/metrics` is served when the test set `metrics_listen`.
+    pub metrics_address: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub store: Store,
     data_dir: Option<TempDir>,
@@ -111,6 +113,7 @@ impl TestApp {
         customize(&mut settings);
         let app = Application::build(settings).await.unwrap();
         let address = app.local_addr().unwrap();
+        let metrics_address = app.metrics_addr().map(Result::unwrap);
         let store = app.store().clone();
         let (shutdown, signal) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run(async {
@@ -122,6 +125,7 @@ impl TestApp {
             .unwrap();
         Self {
             address,
+            metrics_address,
             client,
             store,
             data_dir: Some(data_dir),

@@ -22,6 +22,9 @@ pub struct LimitsSettings {
     /// time, so a large upload on a slow line still arrives while a stuck one frees its slot.
     #[serde(deserialize_with = "duration")]
     pub body_timeout: Duration,
+    /// A websocket's first frame (`hello`) must arrive within this, else it is closed (4008).
+    #[serde(deserialize_with = "duration")]
+    pub hello_timeout: Duration,
     /// Open connections beyond this are answered 503 at once instead of queueing.
     pub max_connections: usize,
     /// Open connections from one client address beyond this are answered 503 at once, so one
@@ -41,6 +44,7 @@ impl Default for LimitsSettings {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(60),
+            hello_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             max_connections_per_address: 200,
             login_lifetime: Duration::from_secs(30 * 24 * 3600),

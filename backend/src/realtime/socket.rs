@@ -26,9 +26,9 @@ const MAX_RESUME_EVENTS: i64 = 1_000;
 /// Events read from the log at a time while catching a socket up.
 const CATCH_UP_PAGE: i64 = 200;
 
-/// Serves one socket until it closes.
-pub async fn serve(mut socket: WebSocket, realtime: Realtime) {
-    let greeted = match greet(&mut socket, &realtime).await {
+/// Serves one socket until it closes; its `hello` must arrive within `hello_timeout`.
+pub async fn serve(mut socket: WebSocket, realtime: Realtime, hello_timeout: Duration) {
+    let greeted = match greet(&mut socket, &realtime, hello_timeout).await {
         Ok(greeted) => greeted,
         Err(end) => return close(socket, end).await,
     };

@@ -19,9 +19,11 @@ const NO_HELLO: u16 = 4008;
 const TOO_BIG: u16 = 1009;
 const TRY_AGAIN_LATER: u16 = 1013;
 
-/// Why a socket ends: close it with this code and reason, or it is gone already.
+/// Why a socket ends: close it with this code and reason, answer the client's close, or it
+/// is gone already.
 pub(super) enum End {
     Close(u16, &'static str),
+    ClosedByClient,
     Gone,
 }
 
@@ -55,7 +57,7 @@ pub(super) async fn greet(
                 Ok(ClientFrame::Hello(hello)) => break hello,
                 _ => return Err(End::Close(NO_HELLO, "the first frame must be hello")),
             },
-            Some(Ok(Message::Close(_))) => return Err(End::Gone),
+            Some(Ok(Message::Close(_))) => return Err(End::ClosedByClient),
             Some(Ok(Message::Binary(_))) => {
                 return Err(End::Close(NO_HELLO, "the first frame must be hello"))
             }

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
 use tokio::{sync::mpsc, time::sleep_until};
 
 use super::{
@@ -63,12 +64,20 @@ pub async fn serve(mut socket: WebSocket, realtime: Realtime, hello_timeout: Dur
 }
 
 async fn close(mut socket: WebSocket, end: End) {
-    if let End::Close(code, reason) = end {
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        };
-        let _ = socket.send(Message::Close(Some(frame))).await;
+    match end {
+        End::Close(code, reason) => {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+        }
+        // The websocket layer queued the answering close frame when it read the client's
+        // (RFC 6455 §5.5.1); flushing sends it, so the client sees a clean close, not 1006.
+        End::ClosedByClient => {
+            let _ = socket.flush().await;
+        }
+        End::Gone => {}
     }
 }
 
@@ -190,7 +199,7 @@ impl Connection {
                 };
                 self.send_error(&error).await
             }
-            Message::Close(_) => Err(End::Gone),
+            Message::Close(_) => Err(End::ClosedByClient),
             Message::Ping(_) | Message::Pong(_) => Ok(()),
         }
     }

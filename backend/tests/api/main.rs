@@ -28,6 +28,7 @@ mod realtime_cluster;
 mod session;
 mod session_store;
 mod slapd;
+mod socket_close;
 mod store;
 mod test_ca;
 mod tls;

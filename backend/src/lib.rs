@@ -24,6 +24,8 @@ pub mod media;
 pub mod metrics;
 /// Live board traffic: commands, the board log, fan-out.
 pub mod realtime;
+/// Listeners: connection caps, deadlines and TLS.
+pub mod serve;
 /// Wiring a node together and serving it.
 pub mod startup;
 /// What handlers share.

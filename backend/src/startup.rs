@@ -1,15 +1,10 @@
 //! Builds a node from its settings and serves it: bind first (port 0 allowed, so tests need
 //! no sleeps), then run until the shutdown future resolves, draining requests in flight.
 
-use std::{
-    future::{Future, IntoFuture},
-    net::SocketAddr,
-    sync::Arc,
-    time::Duration,
-};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{serve::ListenerExt, Router};
-use tokio::net::TcpListener;
+use futures_util::future::OptionFuture;
+use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
     auth::{Authenticator, LoginThrottle, Registrar, TokenService},
@@ -20,6 +15,7 @@ use crate::{
     media::{self, spawn_sync_loop, Media, NodeIdentity},
     metrics::Metrics,
     realtime::Realtime,
+    serve::{self, Server, Slots},
     state::{AppState, Services},
     store::{duration_millis, now_millis, Store},
 };
@@ -32,14 +28,19 @@ const SOCKETS_CLOSE_WITHIN: Duration = Duration::from_secs(2);
 
 /// A node, bound and migrated, not yet serving.
 pub struct Application {
-    listener: TcpListener,
-    router: Router,
+    server: Server,
+    /// `/metrics` on an address of its own (`metrics_listen`).
+    metrics_server: Option<Server>,
     state: AppState,
 }
 
 impl Application {
     /// Opens the store (applying migrations), picks the directory and binds the listener.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        // Checked first: a wrong certificate path should stop the node before it touches
+        // the database.
+        let tls = serve::tls_acceptor(&settings.web)?;
+        serve::raise_open_file_limit(settings.limits.max_connections);
         let store = Store::connect_with_timeout(
             &settings.database_url(),
             settings.limits.statement_timeout,
@@ -62,12 +63,19 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(address) => Some(TcpListener::bind(address).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {address} (metrics_listen): {e}")
+            })?),
+            None => None,
+        };
         let bound = listener.local_addr()?;
         if settings.public_url.is_empty() {
             if bound.ip().is_unspecified() {
                 tracing::warn!(%bound, "public_url is not set: peers and media URLs need it");
             }
-            settings.public_url = format!("http://{bound}");
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            settings.public_url = format!("{scheme}://{bound}");
         }
         let media = Media::open(&settings, media::cluster_key(&settings)?, store.clone()).await?;
         let boards = Boards::new(store.clone(), &settings.pairing);
@@ -90,16 +98,38 @@ impl Application {
             metrics,
             media,
         });
-        let router = http::router(state.clone());
+        let limits = &state.settings.limits;
+        let slots = Slots::new(
+            limits.max_connections,
+            limits.max_connections_per_address,
+            &state.settings.web.trusted_proxies,
+        );
+        let server = Server::new(listener, http::router(state.clone()), tls, slots, limits);
+        // Its own slots: a flood on the public port cannot keep Prometheus out.
+        let metrics_server = metrics_listener.map(|listener| {
+            let slots = Slots::new(limits.max_connections, limits.max_connections, &[]);
+            Server::new(
+                listener,
+                http::metrics_router(state.clone()),
+                None,
+                slots,
+                limits,
+            )
+        });
         Ok(Self {
-            listener,
-            router,
+            server,
+            metrics_server,
             state,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.server.local_addr()
+    }
+
+    /// Where `/metrics` is served when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics_server.as_ref().map(Server::local_addr)
     }
 
     pub fn store(&self) -> &Store {
@@ -128,45 +158,38 @@ impl Application {
         ));
         tracing::info!(
             node = %self.state.settings.node_id,
-            address = %self.listener.local_addr()?,
+            address = %self.server.local_addr()?,
+            tls = self.server.speaks_tls(),
             "serving"
         );
-        let (draining, drain_started) = tokio::sync::oneshot::channel::<()>();
+        let (stop, stopping) = watch::channel(false);
         let realtime = self.state.realtime.clone();
         let signal = async move {
             shutdown.await;
             // Upgraded sockets are not requests: close them now, so clients reconnect to
             // another node while this one drains.
             realtime.shutdown();
-            let _ = draining.send(());
+            let _ = stop.send(true);
         };
         let drain = self.state.settings.shutdown_drain;
-        // Frames are small and each is a whole message: sent at once rather than held back
-        // until the previous one is acknowledged (Nagle), which a client acknowledging late
-        // turns into a 40 ms pause.
-        let listener = self.listener.tap_io(|socket| {
-            if let Err(error) = socket.set_nodelay(true) {
-                tracing::debug!(%error, "could not disable Nagle's algorithm on a connection");
-            }
-        });
-        let serve = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal)
-        .into_future();
-        let served = tokio::select! {
-            served = serve => served,
+        let metrics = OptionFuture::from(
+            self.metrics_server
+                .map(|server| server.run(stopping.clone())),
+        );
+        let public = self.server.run(stopping.clone());
+        let serve = async move {
+            tokio::join!(public, metrics);
+        };
+        let mut drain_started = stopping;
+        tokio::select! {
+            () = serve => {}
             () = async {
-                if drain_started.await.is_ok() {
+                tokio::join!(signal, async {
+                    let _ = drain_started.wait_for(|stopping| *stopping).await;
                     tokio::time::sleep(drain).await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
+                });
             } => {
                 tracing::warn!(?drain, "requests still running after the drain deadline: stopping anyway");
-                Ok(())
             }
         };
         drop((purge, sync));
@@ -174,7 +197,7 @@ impl Application {
         self.state.realtime.closed(SOCKETS_CLOSE_WITHIN).await;
         store.close().await;
         tracing::info!("stopped");
-        Ok(served?)
+        Ok(())
     }
 }
 

@@ -18,8 +18,19 @@ pub struct LimitsSettings {
     /// A keep-alive connection with no request in flight is closed after this.
     #[serde(deserialize_with = "duration")]
     pub idle_timeout: Duration,
+    /// A request body that sends nothing for this long is abandoned: about stalls, not total
+    /// time, so a large upload on a slow line still arrives while a stuck one frees its slot.
+    #[serde(deserialize_with = "duration")]
+    pub body_timeout: Duration,
+    /// A websocket's first frame (`hello`) must arrive within this, else it is closed (4008).
+    #[serde(deserialize_with = "duration")]
+    pub hello_timeout: Duration,
     /// Open connections beyond this are answered 503 at once instead of queueing.
     pub max_connections: usize,
+    /// Open connections from one client address beyond this are answered 503 at once, so one
+    /// client cannot take every slot of `max_connections` (a school behind one NAT address
+    /// needs room: a few per laptop and board).
+    pub max_connections_per_address: usize,
     /// A login ends this long after the password was checked, however often it refreshes.
     #[serde(deserialize_with = "duration")]
     pub login_lifetime: Duration,
@@ -37,7 +48,10 @@ impl Default for LimitsSettings {
         Self {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
+            hello_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            max_connections_per_address: 200,
             login_lifetime: Duration::from_secs(30 * 24 * 3600),
             statement_timeout: Duration::from_secs(5),
             commands_per_second: NonZeroU32::MIN.saturating_add(19),

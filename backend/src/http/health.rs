@@ -1,6 +1,6 @@
 //! Liveness and readiness for load balancers: `/healthz` says the process runs, `/readyz`
 //! says it can do useful work (its database answers), so traffic moves away when it cannot;
-//! `/metrics` is the Prometheus text.
+//! `/metrics` is the Prometheus text, on `listen` or on `metrics_listen` when that is set.
 
 use axum::{
     extract::State,
@@ -16,7 +16,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+}
+
+pub fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -53,8 +53,15 @@ const LESSON_BODY_LIMIT: usize = 4 << 20;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application, ready to serve.
+/// The whole application, ready to serve; `/metrics` only when it has no address of its own
+/// (`metrics_listen`), so a public port never shows them when the operator moved them.
 pub fn router(state: AppState) -> Router {
+    let health = if state.settings.metrics_listen.is_none() {
+        health::router().merge(health::metrics_router())
+    } else {
+        // Not the browser app's fallback page either: a scraper pointed here should fail.
+        health::router().route("/metrics", axum::routing::any(api_not_found))
+    };
     let with_sessions =
         session::router().layer(state.session_cookie.layer(state.store.web_sessions()));
     let app = Router::new()
@@ -68,7 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(media::router())
         .merge(cluster::router())
         .merge(ws::router())
-        .merge(health::router().layer(middleware::map_response(quiet_log)))
+        .merge(health.layer(middleware::map_response(quiet_log)))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .fallback(app_files::serve);
     let cors = cors_layer(state.origins.clone());
@@ -90,6 +97,14 @@ pub fn router(state: AppState) -> Router {
     )
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
     .with_state(state)
+}
+
+/// `/metrics` alone, for the `metrics_listen` address.
+pub fn metrics_router(state: AppState) -> Router {
+    health::metrics_router()
+        .layer(middleware::map_response(quiet_log))
+        .layer(TraceLayer::new_for_http().on_response(log_response))
+        .with_state(state)
 }
 
 /// Marks responses whose requests are logged at debug level only: load balancers and

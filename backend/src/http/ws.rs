@@ -7,10 +7,7 @@ use axum::{
     Router,
 };
 
-use crate::{
-    realtime::{socket, Realtime},
-    state::AppState,
-};
+use crate::{realtime::socket, state::AppState};
 
 /// Frames (and messages) above this close the socket with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -23,12 +20,14 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
 
-async fn upgrade(upgrade: WebSocketUpgrade, State(realtime): State<Realtime>) -> Response {
+async fn upgrade(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let realtime = state.realtime.clone();
+    let hello_timeout = state.settings.limits.hello_timeout;
     upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
         // Each frame is written at once: the node sends few, small frames per socket.
         .write_buffer_size(0)
-        .on_upgrade(move |socket| socket::serve(socket, realtime))
+        .on_upgrade(move |socket| socket::serve(socket, realtime, hello_timeout))
 }

@@ -1,6 +1,6 @@
-//! A socket's first frame: `hello` within [`HELLO_TIMEOUT`], with the credentials of a board
-//! or of a teacher and one of their pairings. What the socket may do afterwards follows from
-//! who it turned out to be.
+//! A socket's first frame: `hello` within `[limits] hello_timeout`, with the credentials of a
+//! board or of a teacher and one of their pairings. What the socket may do afterwards follows
+//! from who it turned out to be.
 
 use std::time::Duration;
 
@@ -12,9 +12,6 @@ use super::{
 };
 use crate::{boards::PairingError, directory::Roles, store::now_millis};
 
-/// The first frame must be `hello` within this long (else 4008).
-pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Close codes of API.md.
 pub(super) const BAD_CREDENTIALS: u16 = 4001;
 pub(super) const FORBIDDEN: u16 = 4003;
@@ -22,9 +19,11 @@ const NO_HELLO: u16 = 4008;
 const TOO_BIG: u16 = 1009;
 const TRY_AGAIN_LATER: u16 = 1013;
 
-/// Why a socket ends: close it with this code and reason, or it is gone already.
+/// Why a socket ends: close it with this code and reason, answer the client's close, or it
+/// is gone already.
 pub(super) enum End {
     Close(u16, &'static str),
+    ClosedByClient,
     Gone,
 }
 
@@ -41,12 +40,16 @@ pub(super) struct Greeted {
 }
 
 /// Waits for `hello` and checks the credentials in it.
-pub(super) async fn greet(socket: &mut WebSocket, realtime: &Realtime) -> Result<Greeted, End> {
-    let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+pub(super) async fn greet(
+    socket: &mut WebSocket,
+    realtime: &Realtime,
+    hello_timeout: Duration,
+) -> Result<Greeted, End> {
+    let deadline = tokio::time::Instant::now() + hello_timeout;
     let hello = loop {
         let message = tokio::time::timeout_at(deadline, socket.recv())
             .await
-            .map_err(|_| End::Close(NO_HELLO, "no hello within 10 s"))?;
+            .map_err(|_| End::Close(NO_HELLO, "no hello in time"))?;
         match message {
             None => return Err(End::Gone),
             Some(Err(error)) => return Err(read_failed(&error)),
@@ -54,7 +57,7 @@ pub(super) async fn greet(socket: &mut WebSocket, realtime: &Realtime) -> Result
                 Ok(ClientFrame::Hello(hello)) => break hello,
                 _ => return Err(End::Close(NO_HELLO, "the first frame must be hello")),
             },
-            Some(Ok(Message::Close(_))) => return Err(End::Gone),
+            Some(Ok(Message::Close(_))) => return Err(End::ClosedByClient),
             Some(Ok(Message::Binary(_))) => {
                 return Err(End::Close(NO_HELLO, "the first frame must be hello"))
             }

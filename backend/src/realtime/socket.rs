@@ -8,6 +8,7 @@ use std::{
 };
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::{sync::mpsc, time::sleep_until};
 
@@ -37,9 +38,9 @@ pub fn command_rate(per_second: NonZeroU32) -> Quota {
     Quota::per_second(per_second).allow_burst(per_second.saturating_add(per_second.get()))
 }
 
-/// Serves one socket until it closes.
-pub async fn serve(mut socket: WebSocket, realtime: Realtime) {
-    let greeted = match greet(&mut socket, &realtime).await {
+/// Serves one socket until it closes; its `hello` must arrive within `hello_timeout`.
+pub async fn serve(mut socket: WebSocket, realtime: Realtime, hello_timeout: Duration) {
+    let greeted = match greet(&mut socket, &realtime, hello_timeout).await {
         Ok(greeted) => greeted,
         Err(end) => return close(socket, end).await,
     };
@@ -75,12 +76,20 @@ pub async fn serve(mut socket: WebSocket, realtime: Realtime) {
 }
 
 async fn close(mut socket: WebSocket, end: End) {
-    if let End::Close(code, reason) = end {
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        };
-        let _ = socket.send(Message::Close(Some(frame))).await;
+    match end {
+        End::Close(code, reason) => {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+        }
+        // The websocket layer queued the answering close frame when it read the client's
+        // (RFC 6455 §5.5.1); flushing sends it, so the client sees a clean close, not 1006.
+        End::ClosedByClient => {
+            let _ = socket.flush().await;
+        }
+        End::Gone => {}
     }
 }
 
@@ -204,7 +213,7 @@ impl Connection {
                 };
                 self.send_error(&error).await
             }
-            Message::Close(_) => Err(End::Gone),
+            Message::Close(_) => Err(End::ClosedByClient),
             Message::Ping(_) | Message::Pong(_) => Ok(()),
         }
     }

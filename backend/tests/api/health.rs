@@ -199,3 +199,22 @@ async fn invented_methods_share_one_metrics_label() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn metrics_move_to_metrics_listen_when_it_is_set() {
+    let app = TestApp::spawn_with(Engine::Sqlite, |settings| {
+        settings.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let metrics_address = app.metrics_address.unwrap();
+    let metrics = app
+        .client
+        .get(format!("http://{metrics_address}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("boardcast_"));
+    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+}

@@ -72,6 +72,8 @@ pub const UNTHROTTLED_COMMANDS: std::num::NonZeroU32 = std::num::NonZeroU32::MAX
 /// One running node.
 pub struct TestApp {
     pub address: SocketAddr,
+    /// Where `/metrics` is served when the test set `metrics_listen`.
+    pub metrics_address: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub store: Store,
     data_dir: Option<TempDir>,
@@ -120,6 +122,7 @@ impl TestApp {
         customize(&mut settings);
         let app = Application::build(settings).await.unwrap();
         let address = app.local_addr().unwrap();
+        let metrics_address = app.metrics_addr().map(Result::unwrap);
         let store = app.store().clone();
         let (shutdown, signal) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run(async {
@@ -131,6 +134,7 @@ impl TestApp {
             .unwrap();
         Self {
             address,
+            metrics_address,
             client,
             store,
             data_dir: Some(data_dir),

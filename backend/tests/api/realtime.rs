@@ -412,13 +412,21 @@ both_engines!(hello_is_required_and_checked, |engine: Engine| async move {
 });
 
 #[tokio::test]
-async fn a_socket_without_hello_is_closed_with_4008_after_10_seconds() {
-    let app = TestApp::spawn(Engine::Sqlite).await;
+async fn a_socket_without_hello_is_closed_with_4008_after_the_hello_timeout() {
+    let hello_timeout = std::time::Duration::from_secs(1);
+    let app = TestApp::spawn_with(Engine::Sqlite, |settings| {
+        settings.limits.hello_timeout = hello_timeout;
+    })
+    .await;
     let started = std::time::Instant::now();
     let mut silent = Socket::connect(app.address).await;
     assert_eq!(silent.closed().await, 4008);
     let waited = started.elapsed();
-    assert!(waited >= std::time::Duration::from_secs(9), "{waited:?}");
+    // Well before the 10 s default: the configured deadline, not the built-in one.
+    assert!(
+        waited >= hello_timeout && waited < std::time::Duration::from_secs(5),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]

@@ -132,6 +132,24 @@ impl Socket {
         }
     }
 
+    /// Closes the socket from this side (1000); the code of the close frame the node answered
+    /// with, or `None` when it dropped the connection without one.
+    pub async fn close(mut self) -> Option<u16> {
+        self.stream.close(None).await.unwrap();
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("no answer to the close in time");
+            match message {
+                Some(Ok(Message::Close(frame))) => {
+                    return Some(frame.map_or(u16::from(CloseCode::Status), |f| f.code.into()))
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return None,
+            }
+        }
+    }
+
     /// Sends a ping frame and waits for the pong, skipping anything before it.
     pub async fn round_trip(&mut self) {
         self.send(json!({"type": "ping"})).await;

@@ -10,16 +10,24 @@ pub use connection::Deadlines;
 pub use slots::Slots;
 pub use tls::acceptor as tls_acceptor;
 
-use std::{io, net::SocketAddr, time::Duration};
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::TcpListener,
+    sync::{watch, Semaphore},
+};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::LimitsSettings;
 
 /// File descriptors the node needs besides its connections: database pool, blobs, LDAP, logs.
 const FD_HEADROOM: u64 = 256;
+
+/// Refusals under way at once: each holds a file descriptor until the client has read its
+/// 503 (at most `header_timeout`); beyond this a flood's connections are closed unanswered,
+/// so refusing cannot exhaust the descriptors the cap protects.
+const REFUSING_AT_ONCE: usize = 256;
 
 /// After a failed accept that is not the client's doing (out of file descriptors), wait this
 /// long for connections to close rather than spin.
@@ -31,6 +39,7 @@ pub struct Server {
     router: Router,
     tls: Option<TlsAcceptor>,
     slots: Slots,
+    refusing: Arc<Semaphore>,
     deadlines: Deadlines,
 }
 
@@ -47,6 +56,7 @@ impl Server {
             router,
             tls,
             slots,
+            refusing: Arc::new(Semaphore::new(REFUSING_AT_ONCE)),
             deadlines: Deadlines {
                 header: limits.header_timeout,
                 idle: limits.idle_timeout,
@@ -88,7 +98,13 @@ impl Server {
             }
             let Some(slot) = self.slots.take(peer.ip()) else {
                 tracing::debug!(client = %peer, "connection refused: too many open");
-                tokio::spawn(within(self.deadlines.header, refuse(tcp, self.tls.clone())));
+                if let Ok(permit) = self.refusing.clone().try_acquire_owned() {
+                    let refusal = within(self.deadlines.header, refuse(tcp, self.tls.clone()));
+                    tokio::spawn(async move {
+                        refusal.await;
+                        drop(permit);
+                    });
+                }
                 continue;
             };
             let tls = self.tls.clone();

@@ -85,3 +85,28 @@ async fn one_address_beyond_its_cap_gets_503_while_others_are_served() {
     release(held.pop().unwrap()).await;
     assert_eq!(get_healthz(&app, local).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_flood_beyond_the_cap_is_closed_unanswered_once_256_refusals_wait() {
+    let app = TestApp::spawn_with(Engine::Sqlite, |settings| {
+        settings.limits.max_connections = 1;
+    })
+    .await;
+    let _held = open(&app, 1).await;
+    // Refused, each waiting for a request head that does not come.
+    let mut waiting = open(&app, 256).await;
+
+    let mut flooding = TcpStream::connect(app.address).await.unwrap();
+    let flood_answer = tokio::time::timeout(AT_ONCE, read_until_closed(&mut flooding))
+        .await
+        .expect("a connection beyond the refusals was not closed at once");
+    assert!(flood_answer.is_empty());
+
+    let mut first = waiting.swap_remove(0);
+    first
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut first).await;
+    assert!(answer.starts_with(b"HTTP/1.1 503"));
+}

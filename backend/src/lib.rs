@@ -32,5 +32,7 @@ pub mod state;
 pub mod store;
 /// Log setup.
 pub mod telemetry;
+/// Trust for the TLS connections a node opens.
+pub mod tls;
 /// Times as RFC 3339 on the wire, milliseconds inside.
 pub mod wire_time;

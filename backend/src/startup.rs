@@ -43,7 +43,10 @@ impl Application {
         let store = Store::connect(&settings.database_url()).await?;
         store.migrate().await?;
         let directory: Arc<dyn Directory> = match &settings.ldap {
-            Some(ldap) => Arc::new(LdapDirectory::new(ldap)),
+            Some(ldap) => Arc::new(LdapDirectory::new(
+                ldap,
+                crate::tls::for_directory(&settings, ldap)?,
+            )),
             None => Arc::new(BuiltinDirectory::new(store.clone())),
         };
         let metrics = Metrics::default();

@@ -22,6 +22,7 @@ mod node_process;
 mod oauth;
 mod pairing;
 mod postgres;
+mod postgres_tls;
 mod realtime;
 mod realtime_cluster;
 mod session;

@@ -36,6 +36,8 @@ pub mod store;
 pub mod telemetry;
 /// What text may be stored: no control characters.
 pub mod text;
+/// Trust for the TLS connections a node opens.
+pub mod tls;
 /// Ids as clients may spell them, read into their stored form.
 pub mod wire_id;
 /// Times as RFC 3339 on the wire, milliseconds inside.

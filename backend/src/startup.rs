@@ -48,7 +48,10 @@ impl Application {
         .await?;
         store.migrate().await?;
         let directory: Arc<dyn Directory> = match &settings.ldap {
-            Some(ldap) => Arc::new(LdapDirectory::new(ldap)),
+            Some(ldap) => Arc::new(LdapDirectory::new(
+                ldap,
+                crate::tls::for_directory(&settings, ldap)?,
+            )),
             None => Arc::new(BuiltinDirectory::new(store.clone())),
         };
         let metrics = Metrics::default();

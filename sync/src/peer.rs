@@ -50,9 +50,11 @@ impl HttpPeer {
     }
 
     /// A client for peers: connecting must be quick (a dead node is skipped, not waited
-    /// for), a transfer may take long but must keep moving.
-    pub fn client() -> SyncResult<reqwest::Client> {
+    /// for), a transfer may take long but must keep moving. `tls` decides which
+    /// certificates `https://` peers may present.
+    pub fn client(tls: rustls::ClientConfig) -> SyncResult<reqwest::Client> {
         reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .connect_timeout(Duration::from_secs(2))
             .read_timeout(Duration::from_secs(15))
             .pool_idle_timeout(Duration::from_secs(60))

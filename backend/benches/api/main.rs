@@ -4,7 +4,7 @@
 //! servers, so absolute figures understate a dedicated server; the ratios are the point.
 //!
 //! `cargo bench -p boardcast --bench api [-- NAME...]` runs all or the named benchmarks
-//! (`grant`, `me`, `rss`); `BENCH_SECONDS` sets the length of each run.
+//! (`grant`, `grant-ldaps`, `me`, `rss`); `BENCH_SECONDS` sets the length of each run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod http1;
@@ -15,6 +15,9 @@ mod postgres;
 #[allow(dead_code)]
 #[path = "../../tests/api/slapd.rs"]
 mod slapd;
+#[allow(dead_code)]
+#[path = "../../tests/api/test_ca.rs"]
+mod test_ca;
 
 use std::{net::SocketAddr, process::Stdio, sync::Arc, time::Duration};
 
@@ -48,7 +51,10 @@ async fn main() {
         .collect();
     let wanted = |name: &str| named.is_empty() || named.iter().any(|n| n == name);
     if wanted("grant") {
-        password_grant_vs_raw_ldap().await;
+        password_grant_vs_raw_ldap(false).await;
+    }
+    if wanted("grant-ldaps") {
+        password_grant_vs_raw_ldap(true).await;
     }
     if wanted("me") {
         me_vs_bare_axum().await;
@@ -64,12 +70,32 @@ const ROUNDS: usize = 3;
 
 /// Password grants through a node on the LDAP directory vs what the same slapd does when a
 /// client performs the two essential LDAP steps of a login itself (search as the service
-/// account, bind as the user), each worker on its own two connections.
-async fn password_grant_vs_raw_ldap() {
-    let slapd = slapd::Slapd::start().await;
-    let ldap_settings = slapd.settings();
+/// account, bind as the user), each worker on its own two connections. With `ldaps`, both
+/// speak `ldaps://` to a slapd with a test CA's certificate, which both trust.
+async fn password_grant_vs_raw_ldap(ldaps: bool) {
+    let ca = test_ca::TestCa::new();
+    let tls_slapd = slapd::SlapdTls {
+        ca: &ca,
+        require_tls: false,
+    };
+    let (slapd, protocol) = if ldaps {
+        (slapd::Slapd::start_tls(tls_slapd).await, "ldaps")
+    } else {
+        (slapd::Slapd::start().await, "LDAP")
+    };
+    let mut ldap_settings = slapd.settings();
+    if ldaps {
+        ldap_settings.urls = vec![slapd.ldaps_url()];
+        ldap_settings.tls_ca_file = Some(ca.ca_file());
+    }
+    let tls = boardcast::tls::client_config(&[boardcast::tls::ExtraCa {
+        key: "ldap.tls_ca_file",
+        path: &ca.ca_file(),
+    }])
+    .unwrap();
     // Workers keep their connections across requests, as a pool would.
-    let raw_connections = Arc::new(worker_connections(&ldap_settings, CONCURRENCY).await);
+    let raw_connections =
+        Arc::new(worker_connections(&ldap_settings, Arc::new(tls), CONCURRENCY).await);
 
     let dir = tempfile::tempdir().unwrap();
     let on_sqlite = ldap_node(node_settings(dir.path()), &ldap_settings).await;
@@ -85,7 +111,7 @@ async fn password_grant_vs_raw_ldap() {
     }
     let raw = load::LoadReport::merge(raw);
     println!(
-        "Password grant (LDAP), {CONCURRENCY} concurrent clients, {ROUNDS} interleaved rounds of {} s",
+        "Password grant ({protocol}), {CONCURRENCY} concurrent clients, {ROUNDS} interleaved rounds of {} s",
         seconds().as_secs()
     );
     println!("  raw slapd search+bind    {}", raw.summary());
@@ -174,14 +200,20 @@ async fn raw_ldap_load(
     .await
 }
 
-/// For each worker: a search connection bound as the service account and a bind connection.
+/// For each worker: a search connection bound as the service account and a bind connection,
+/// trusting `tls` for an `ldaps://` URL.
 async fn worker_connections(
     settings: &boardcast::config::LdapSettings,
+    tls: Arc<rustls::ClientConfig>,
     n: usize,
 ) -> Vec<(ldap3::Ldap, ldap3::Ldap)> {
+    let connect = || {
+        let with_tls = ldap3::LdapConnSettings::new().set_config(tls.clone());
+        ldap3::LdapConnAsync::with_settings(with_tls, &settings.urls[0])
+    };
     let mut connections = Vec::new();
     for _ in 0..n {
-        let (driver, mut search) = ldap3::LdapConnAsync::new(&settings.urls[0]).await.unwrap();
+        let (driver, mut search) = connect().await.unwrap();
         ldap3::drive!(driver);
         search
             .simple_bind(&settings.bind_dn, settings.bind_password.expose())
@@ -189,7 +221,7 @@ async fn worker_connections(
             .unwrap()
             .success()
             .unwrap();
-        let (driver, bind) = ldap3::LdapConnAsync::new(&settings.urls[0]).await.unwrap();
+        let (driver, bind) = connect().await.unwrap();
         ldap3::drive!(driver);
         connections.push((search, bind));
     }

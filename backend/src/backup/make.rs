@@ -273,7 +273,7 @@ async fn fetch_from_peers(
 ) -> anyhow::Result<()> {
     let alive_since = now_millis() - duration_millis(HEALTHY_WITHIN);
     let key = ClusterKey::new(settings.cluster_secret.expose());
-    let client = HttpPeer::client()?;
+    let client = HttpPeer::client(crate::tls::for_peers(settings)?)?;
     let peers: Vec<HttpPeer> = store
         .list_nodes()
         .await?

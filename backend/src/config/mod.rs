@@ -30,6 +30,9 @@ pub struct Settings {
     /// `None` means the SQLite file under `data_dir` (the embedded default).
     pub database_url: Option<DatabaseUrl>,
     pub peers: Vec<String>,
+    /// PEM bundle trusted besides the system's roots for `https://` peers and the directory,
+    /// for a school whose nodes have certificates from its own CA.
+    pub tls_ca_file: Option<PathBuf>,
     pub cluster_secret: Secret,
     pub web: WebSettings,
     /// `None` selects the builtin user directory.
@@ -198,6 +201,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             peers: Vec::new(),
+            tls_ca_file: None,
             cluster_secret: Secret::default(),
             web: WebSettings::default(),
             ldap: None,

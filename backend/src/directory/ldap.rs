@@ -11,10 +11,14 @@ mod breaker;
 mod connections;
 mod roles;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use ldap3::{Scope, SearchEntry, SearchResult};
+use rustls::ClientConfig;
 
 use self::{breaker::Breaker, connections::Connections, roles::RoleCache};
 use super::{BreakerState, Directory, DirectoryError, Identity};
@@ -54,12 +58,13 @@ impl LdapDirectory {
     /// more simultaneous logins wait their turn within their timeout.
     pub const MAX_BIND_CONNECTIONS: usize = 16;
 
-    /// No network I/O here: connections open on the first login.
-    pub fn new(settings: &LdapSettings) -> Self {
+    /// No network I/O here: connections open on the first login. `tls` decides which
+    /// certificates `ldaps://` and StartTLS trust (see `crate::tls::for_directory`).
+    pub fn new(settings: &LdapSettings, tls: Arc<ClientConfig>) -> Self {
         Self {
             settings: settings.clone(),
             username_attribute: username_attribute(&settings.user_filter),
-            connections: Connections::new(settings, Self::MAX_BIND_CONNECTIONS),
+            connections: Connections::new(settings, tls, Self::MAX_BIND_CONNECTIONS),
             roles: RoleCache::new(
                 &settings.teacher_group,
                 &settings.admin_group,

@@ -29,7 +29,7 @@ impl Peers {
             own_url: normalize(&settings.public_url),
             configured: settings.peers.iter().map(|url| normalize(url)).collect(),
             key,
-            client: HttpPeer::client()?,
+            client: HttpPeer::client(crate::tls::for_peers(settings)?)?,
             known: RwLock::new(Vec::new()),
         };
         peers.refresh(&[]);

@@ -21,8 +21,13 @@ const ADMIN: Roles = Roles {
     admin: true,
 };
 
+/// What a node trusts without any `tls_ca_file`; these servers speak plain LDAP anyway.
+fn system_roots() -> Arc<rustls::ClientConfig> {
+    Arc::new(boardcast::tls::client_config(&[]).unwrap())
+}
+
 async fn log_in(slapd: &Slapd, username: &str, password: &str) -> Result<Identity, DirectoryError> {
-    LdapDirectory::new(&slapd.settings())
+    LdapDirectory::new(&slapd.settings(), system_roots())
         .authenticate(username, password)
         .await
 }
@@ -45,7 +50,7 @@ fn assert_unreachable(result: Result<Identity, DirectoryError>) {
 async fn directory_with_open_breaker(slapd: &Slapd, cooldown: Duration) -> LdapDirectory {
     let mut settings = slapd.settings();
     settings.timeout = Duration::from_millis(300);
-    let directory = LdapDirectory::new(&settings).with_breaker_cooldown(cooldown);
+    let directory = LdapDirectory::new(&settings, system_roots()).with_breaker_cooldown(cooldown);
     directory.authenticate("jdevries", "jan-pw").await.unwrap();
     slapd.pause();
     for _ in 0..3 {
@@ -109,7 +114,7 @@ async fn unknown_user_is_invalid_credentials() {
 #[tokio::test]
 async fn empty_password_is_refused_without_binding() {
     let slapd = Slapd::start().await;
-    let directory = LdapDirectory::new(&slapd.settings());
+    let directory = LdapDirectory::new(&slapd.settings(), system_roots());
     assert_invalid(
         directory.authenticate("jdevries", "").await,
         "empty password",
@@ -146,7 +151,7 @@ async fn fails_over_to_the_second_url_when_the_first_is_dead() {
     let mut settings = slapd.settings();
     let dead = format!("ldap://127.0.0.1:{}", crate::postgres::free_port());
     settings.urls = vec![dead, slapd.url()];
-    let identity = LdapDirectory::new(&settings)
+    let identity = LdapDirectory::new(&settings, system_roots())
         .authenticate("jdevries", "jan-pw")
         .await
         .unwrap();
@@ -160,7 +165,7 @@ async fn fails_over_within_the_timeout_when_the_first_server_hangs() {
     hung.pause();
     let mut settings = healthy.settings();
     settings.urls = vec![hung.url(), healthy.url()];
-    let directory = LdapDirectory::new(&settings);
+    let directory = LdapDirectory::new(&settings, system_roots());
     let started = Instant::now();
     directory.authenticate("jdevries", "jan-pw").await.unwrap();
     assert!(
@@ -182,7 +187,7 @@ async fn fails_over_within_the_timeout_when_the_first_server_hangs() {
 async fn a_stopped_directory_is_unreachable_within_the_timeout() {
     let mut slapd = Slapd::start().await;
     let settings = slapd.settings();
-    let directory = LdapDirectory::new(&settings);
+    let directory = LdapDirectory::new(&settings, system_roots());
     directory.authenticate("jdevries", "jan-pw").await.unwrap();
     slapd.stop();
     let started = Instant::now();
@@ -197,7 +202,7 @@ async fn a_stopped_directory_is_unreachable_within_the_timeout() {
 #[tokio::test]
 async fn a_restarted_directory_is_used_again() {
     let mut slapd = Slapd::start().await;
-    let directory = LdapDirectory::new(&slapd.settings());
+    let directory = LdapDirectory::new(&slapd.settings(), system_roots());
     directory.authenticate("jdevries", "jan-pw").await.unwrap();
     slapd.restart().await;
     directory.authenticate("jdevries", "jan-pw").await.unwrap();
@@ -207,7 +212,7 @@ async fn a_restarted_directory_is_used_again() {
 async fn a_hung_directory_is_unreachable_within_the_timeout() {
     let slapd = Slapd::start().await;
     let settings = slapd.settings();
-    let directory = LdapDirectory::new(&settings);
+    let directory = LdapDirectory::new(&settings, system_roots());
     directory.authenticate("jdevries", "jan-pw").await.unwrap();
     slapd.pause();
     for _ in 0..2 {
@@ -256,7 +261,7 @@ async fn the_breaker_closes_once_the_directory_answers_after_the_cooldown() {
 #[tokio::test]
 async fn sequential_logins_reuse_two_connections() {
     let slapd = Slapd::start().await;
-    let directory = LdapDirectory::new(&slapd.settings());
+    let directory = LdapDirectory::new(&slapd.settings(), system_roots());
     for _ in 0..20 {
         directory.authenticate("jdevries", "jan-pw").await.unwrap();
     }
@@ -267,7 +272,7 @@ async fn sequential_logins_reuse_two_connections() {
 #[tokio::test]
 async fn concurrent_logins_get_their_own_answers_over_a_bounded_number_of_connections() {
     let slapd = Slapd::start().await;
-    let directory = Arc::new(LdapDirectory::new(&slapd.settings()));
+    let directory = Arc::new(LdapDirectory::new(&slapd.settings(), system_roots()));
     let cases = [
         ("jdevries", "jan-pw", Some(TEACHER)),
         ("admin1", "admin-pw", Some(ADMIN)),
@@ -309,7 +314,7 @@ async fn a_removed_teacher_keeps_the_role_only_until_the_role_cache_expires() {
     let mut settings = slapd.settings();
     let window = Duration::from_millis(500);
     settings.role_cache = window;
-    let directory = LdapDirectory::new(&settings);
+    let directory = LdapDirectory::new(&settings, system_roots());
     let roles = |identity: Identity| identity.roles;
     let lists_read_after = Instant::now();
     assert_eq!(
@@ -341,7 +346,7 @@ async fn without_a_role_cache_a_removal_counts_at_the_next_login() {
     let slapd = Slapd::start().await;
     let mut settings = slapd.settings();
     settings.role_cache = Duration::ZERO;
-    let directory = LdapDirectory::new(&settings);
+    let directory = LdapDirectory::new(&settings, system_roots());
     let first = directory.authenticate("jdevries", "jan-pw").await.unwrap();
     assert_eq!(first.roles, TEACHER);
     slapd.remove_member(TEACHERS, JAN).await;

@@ -5,15 +5,18 @@
 //! process exits (its stdin pipe closes), so no server outlives the tests.
 
 use std::{
-    path::PathBuf,
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
-struct Server {
+/// A running server; it stops when dropped (its watchdog's stdin closes).
+pub struct Server {
     port: u16,
-    /// Never dropped: its open stdin pipe keeps the server alive until the process exits.
+    /// The shared server is never dropped: its open stdin pipe keeps the server alive until
+    /// the process exits.
     _watchdog: Mutex<Child>,
 }
 
@@ -59,11 +62,31 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// A server of its own for one test that accepts TLS connections only (`hostssl` in
+/// `pg_hba.conf`), presenting the certificate `cert` with its private key `key` (PEM).
+#[allow(dead_code)] // not used by the benchmarks
+pub fn start_tls(cert: &Path, key: &Path) -> Server {
+    start(false, Some((cert, key)))
+}
+
 /// `durable` keeps fsync on (benchmarks); tests run with fsync off, for speed.
-fn start(durable: bool) -> Server {
+fn start(durable: bool, tls: Option<(&Path, &Path)>) -> Server {
     let bin = bin_dir();
     let dir = std::env::temp_dir().join(format!("boardcast-pg-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
+    let mut ssl_options = String::new();
+    if let Some((own_cert, own_key)) = tls {
+        // PostgreSQL refuses a key others may read; copies get the server user as owner.
+        let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+        std::fs::copy(own_cert, &cert).unwrap();
+        std::fs::copy(own_key, &key).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        ssl_options = format!(
+            "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert.display(),
+            key.display()
+        );
+    }
     if is_root() {
         let status = Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -92,10 +115,17 @@ fn start(durable: bool) -> Server {
         "initdb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    if tls.is_some() {
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )
+        .unwrap();
+    }
     let port = free_port();
     let postgres = bin.join("postgres");
     let script = format!(
-        "{} -D {} -h 127.0.0.1 -p {port} -k {} {} -c max_connections=300 -c shared_buffers=32MB >{}/log 2>&1 & pid=$!; read _; kill -QUIT $pid; wait $pid; rm -rf {}",
+        "{} -D {} -h 127.0.0.1 -p {port} -k {} {} -c max_connections=300 -c shared_buffers=32MB {ssl_options} >{}/log 2>&1 & pid=$!; read _; kill -QUIT $pid; wait $pid; rm -rf {}",
         postgres.display(),
         data.display(),
         dir.display(),
@@ -139,17 +169,18 @@ pub fn free_port() -> u16 {
 
 /// The URL of a new, empty database on the shared test server.
 pub async fn fresh_database() -> String {
-    database_on(SERVER.get_or_init(|| start(false))).await
+    database_on(SERVER.get_or_init(|| start(false, None))).await
 }
 
 /// As [`fresh_database`], on a server that fsyncs like a production one, for benchmarks. The
 /// first call in a process decides which kind of server it gets.
 #[allow(dead_code)] // used by the benchmarks only
 pub async fn fresh_durable_database() -> String {
-    database_on(SERVER.get_or_init(|| start(true))).await
+    database_on(SERVER.get_or_init(|| start(true, None))).await
 }
 
-async fn database_on(server: &Server) -> String {
+/// The URL (without TLS parameters) of a new, empty database on `server`.
+pub async fn database_on(server: &Server) -> String {
     let admin_url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -12,6 +12,8 @@ use std::{
 use boardcast::config::{LdapSettings, Secret};
 use tempfile::TempDir;
 
+use crate::test_ca::TestCa;
+
 const SLAPD: &str = "/usr/sbin/slapd";
 const SLAPADD: &str = "/usr/sbin/slapadd";
 /// The directory's own administrator, who may change groups in tests.
@@ -21,21 +23,41 @@ const ADMIN_PASSWORD: &str = "admin-secret";
 /// A running private slapd; dropping it kills the server and removes its files.
 pub struct Slapd {
     port: u16,
+    /// With TLS: the `ldaps://` port, beside `ldap://` on `port` (where StartTLS works).
+    ldaps_port: Option<u16>,
     child: Option<Child>,
     dir: TempDir,
+}
+
+/// TLS for a test slapd: the certificate of `ca`, and whether binds without TLS are refused
+/// (`security tls=1`), so a login that works proves the connection was encrypted.
+pub struct SlapdTls<'a> {
+    pub ca: &'a TestCa,
+    pub require_tls: bool,
 }
 
 impl Slapd {
     /// Loads the fixture into a fresh database and starts serving it; panics (naming the
     /// packages to install) if slapd is missing.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// As [`Slapd::start`], serving `ldaps://` too and offering StartTLS.
+    pub async fn start_tls(tls: SlapdTls<'_>) -> Self {
+        Self::start_with(Some(tls)).await
+    }
+
+    async fn start_with(tls: Option<SlapdTls<'_>>) -> Self {
         assert!(
             Path::new(SLAPD).exists() && Path::new(SLAPADD).exists(),
             "slapd is not installed: apt-get install slapd ldap-utils"
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("db")).unwrap();
-        std::fs::write(dir.path().join("slapd.conf"), config(dir.path())).unwrap();
+        let tls_config = tls.as_ref().map(tls_config).unwrap_or_default();
+        let config = format!("{tls_config}{}", config(dir.path()));
+        std::fs::write(dir.path().join("slapd.conf"), config).unwrap();
         let ldif = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/school.ldif");
         let out = Command::new(SLAPADD)
             .arg("-f")
@@ -50,6 +72,7 @@ impl Slapd {
         );
         let mut slapd = Self {
             port: crate::postgres::free_port(),
+            ldaps_port: tls.is_some().then(crate::postgres::free_port),
             child: None,
             dir,
         };
@@ -59,14 +82,12 @@ impl Slapd {
 
     async fn spawn(&mut self) {
         let log = self.dir.path().join("slapd.log");
+        let mut listen = format!("ldap://127.0.0.1:{}/", self.port);
+        if let Some(ldaps_port) = self.ldaps_port {
+            listen.push_str(&format!(" ldaps://127.0.0.1:{ldaps_port}/"));
+        }
         let child = Command::new(SLAPD)
-            .args([
-                "-d",
-                "0",
-                "-h",
-                &format!("ldap://127.0.0.1:{}/", self.port),
-                "-f",
-            ])
+            .args(["-d", "0", "-h", &listen, "-f"])
             .arg(self.dir.path().join("slapd.conf"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -91,6 +112,12 @@ impl Slapd {
 
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// The `ldaps://` URL of a server started with [`Slapd::start_tls`].
+    pub fn ldaps_url(&self) -> String {
+        let port = self.ldaps_port.expect("slapd was started without TLS");
+        format!("ldaps://127.0.0.1:{port}")
     }
 
     /// Settings for boardcast pointing at this server, with a 1 s timeout.
@@ -190,6 +217,19 @@ impl Drop for Slapd {
         // SIGKILL ends a paused server too.
         self.stop();
     }
+}
+
+/// Global directives, so they must come before the database's.
+fn tls_config(tls: &SlapdTls<'_>) -> String {
+    let mut config = format!(
+        "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+        tls.ca.cert_file().display(),
+        tls.ca.key_file().display()
+    );
+    if tls.require_tls {
+        config.push_str("security tls=1\n");
+    }
+    config
 }
 
 fn config(dir: &Path) -> String {

@@ -21,8 +21,8 @@ use crate::{
 
 async fn spawn_tls(ca: &TestCa) -> TestApp {
     TestApp::spawn_with(Engine::Sqlite, |settings| {
-        settings.web.tls_cert = Some(ca.server_cert.clone());
-        settings.web.tls_key = Some(ca.server_key.clone());
+        settings.web.tls_cert = Some(ca.cert_file());
+        settings.web.tls_key = Some(ca.key_file());
     })
     .await
 }
@@ -31,7 +31,9 @@ fn https_client(ca: &TestCa) -> reqwest::Client {
     reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca.ca_pem()).unwrap())
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(ca.ca_file()).unwrap()).unwrap(),
+        )
         .build()
         .unwrap()
 }
@@ -75,7 +77,7 @@ async fn a_board_socket_works_over_wss() {
         .unwrap();
 
     let mut roots = RootCertStore::empty();
-    let ca_pem = ca.ca_pem();
+    let ca_pem = std::fs::read(ca.ca_file()).unwrap();
     for cert in rustls_pemfile_certs(&ca_pem) {
         roots.add(cert).unwrap();
     }
@@ -139,8 +141,7 @@ async fn startup_error(customize: impl FnOnce(&mut Settings)) -> String {
 #[tokio::test]
 async fn only_tls_cert_set_is_a_startup_error_naming_tls_key() {
     let ca = TestCa::new();
-    let error =
-        startup_error(|settings| settings.web.tls_cert = Some(ca.server_cert.clone())).await;
+    let error = startup_error(|settings| settings.web.tls_cert = Some(ca.cert_file())).await;
     assert!(error.contains("tls_key is not"), "{error}");
 }
 
@@ -148,8 +149,8 @@ async fn only_tls_cert_set_is_a_startup_error_naming_tls_key() {
 async fn an_unreadable_certificate_is_a_startup_error_naming_tls_cert() {
     let ca = TestCa::new();
     let error = startup_error(|settings| {
-        settings.web.tls_cert = Some(ca.server_cert.with_extension("missing"));
-        settings.web.tls_key = Some(ca.server_key.clone());
+        settings.web.tls_cert = Some(ca.cert_file().with_extension("missing"));
+        settings.web.tls_key = Some(ca.key_file());
     })
     .await;
     assert!(error.starts_with("[web] tls_cert"), "{error}");
@@ -159,8 +160,8 @@ async fn an_unreadable_certificate_is_a_startup_error_naming_tls_cert() {
 async fn a_key_that_is_not_pem_is_a_startup_error_naming_tls_key() {
     let ca = TestCa::new();
     let error = startup_error(|settings| {
-        settings.web.tls_cert = Some(ca.server_cert.clone());
-        settings.web.tls_key = Some(ca.ca_cert.clone());
+        settings.web.tls_cert = Some(ca.cert_file());
+        settings.web.tls_key = Some(ca.ca_file());
     })
     .await;
     assert!(error.starts_with("[web] tls_key"), "{error}");

@@ -4,6 +4,10 @@
 //! over a socket). User binds get connections of their own, because a bind changes a
 //! connection's identity; they are kept for the next bind, which replaces the identity again.
 //!
+//! Every connection to an `ldaps://` URL, or to an `ldap://` one with `starttls`, is
+//! encrypted with the node's rustls configuration before the first bind; StartTLS refused by
+//! a server fails that server like any other connection error, never falling back to clear.
+//!
 //! No lock is held across an `.await`: the service connection is opened once per generation
 //! through a `OnceCell`, and a broken generation is swapped for an empty one.
 
@@ -19,6 +23,7 @@ use ldap3::{
     Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope, SearchOptions,
     SearchResult,
 };
+use rustls::ClientConfig;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::{
@@ -48,6 +53,8 @@ pub(super) struct Connections {
     urls: Vec<String>,
     bind_dn: String,
     bind_password: Secret,
+    tls: Arc<ClientConfig>,
+    starttls: bool,
     /// Index of the URL tried first: the one that answered last.
     preferred: AtomicUsize,
     service: Mutex<ServiceSlot>,
@@ -60,11 +67,13 @@ pub(super) struct Connections {
 
 impl Connections {
     /// Opens nothing yet; at most `max_binds` user-bind connections will ever be open at once.
-    pub(super) fn new(settings: &LdapSettings, max_binds: usize) -> Self {
+    pub(super) fn new(settings: &LdapSettings, tls: Arc<ClientConfig>, max_binds: usize) -> Self {
         Self {
             urls: settings.urls.clone(),
             bind_dn: settings.bind_dn.clone(),
             bind_password: settings.bind_password.clone(),
+            tls,
+            starttls: settings.starttls,
             preferred: AtomicUsize::new(0),
             service: Mutex::default(),
             idle_binds: Mutex::default(),
@@ -241,7 +250,11 @@ impl Connections {
         as_service: bool,
     ) -> Result<Conn, OpenError> {
         let left = time_until(budget)?;
-        let settings = LdapConnSettings::new().set_conn_timeout(left);
+        // ldap3 ignores `starttls` for `ldaps://` URLs, which are encrypted from the start.
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(left)
+            .set_config(self.tls.clone())
+            .set_starttls(self.starttls);
         let connecting = LdapConnAsync::with_settings(settings, &self.urls[url]);
         let (driver, mut ldap) = match tokio::time::timeout(left, connecting).await {
             Ok(Ok(opened)) => opened,

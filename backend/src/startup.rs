@@ -51,7 +51,11 @@ impl Application {
             store: store.clone(),
             directory,
             registrar: Registrar::new(store.clone(), settings.auth.token_cache_window),
-            tokens: TokenService::new(store.clone(), &settings.auth),
+            tokens: TokenService::new(
+                store.clone(),
+                &settings.auth,
+                settings.limits.login_lifetime,
+            ),
             throttle: LoginThrottle::new(store.clone(), &settings.auth),
             metrics: metrics.clone(),
         };

@@ -19,8 +19,8 @@ use tower_sessions::session::Id;
 use crate::{
     config::AuthSettings,
     store::{
-        duration_millis, LoginSession, NewTokenPair, RotateOutcome, Store, StoreResult,
-        TokenPrincipal,
+        duration_millis, LoginSession, NewTokenPair, RevokedToken, RotateOutcome, Store,
+        StoreResult, TokenPrincipal,
     },
 };
 
@@ -37,6 +37,8 @@ pub struct IssuedTokens {
     pub scope: String,
     /// The web session started with the login, for its cookie.
     pub session: Option<Id>,
+    /// How long until the login ends, so its session cookie ends with it.
+    pub login_ends_in: Duration,
 }
 
 /// Issues, rotates, checks and revokes tokens.
@@ -45,6 +47,7 @@ pub struct TokenService {
     store: Store,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    login_lifetime: Duration,
     cache_window: Duration,
     cache: Arc<Mutex<HashMap<String, (TokenPrincipal, Instant)>>>,
 }
@@ -61,12 +64,19 @@ pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Time left from `now` until `until` (both in milliseconds), zero when it has passed.
+fn millis_until(until: i64, now: i64) -> Duration {
+    Duration::from_millis(u64::try_from(until.saturating_sub(now)).unwrap_or(0))
+}
+
 impl TokenService {
-    pub fn new(store: Store, settings: &AuthSettings) -> Self {
+    /// `login_lifetime` bounds every login from its password check (`limits.login_lifetime`).
+    pub fn new(store: Store, settings: &AuthSettings, login_lifetime: Duration) -> Self {
         Self {
             store,
             access_ttl: settings.access_token_ttl,
             refresh_ttl: settings.refresh_token_ttl,
+            login_lifetime,
             cache_window: settings.token_cache_window,
             cache: Arc::default(),
         }
@@ -95,21 +105,24 @@ impl TokenService {
         now: i64,
     ) -> StoreResult<IssuedTokens> {
         let (access_token, refresh_token, pair) = self.new_pair(now);
+        let login_ends_at = now.saturating_add(duration_millis(self.login_lifetime));
         let login = self
             .store
-            .create_token_family(user_id, client_id, scope, &pair, session)
+            .create_token_family(user_id, client_id, scope, &pair, session, login_ends_at)
             .await?;
         Ok(IssuedTokens {
             access_token,
             refresh_token,
-            expires_in: self.access_ttl,
+            expires_in: millis_until(pair.access_expires_at.min(login_ends_at), now),
             scope: scope.to_string(),
             session: login.session,
+            login_ends_in: millis_until(login_ends_at, now),
         })
     }
 
     /// A new access token for a login that is still live (the web session's way to get one
-    /// after a reload); `None` once the login was revoked.
+    /// after a reload), with its lifetime, which the login's end may shorten; `None` once the
+    /// login was revoked or has ended.
     pub async fn issue_access(
         &self,
         family_id: &str,
@@ -125,7 +138,7 @@ impl TokenService {
                 now,
             )
             .await?;
-        Ok(added.map(|_| (token, self.access_ttl)))
+        Ok(added.map(|principal| (token, millis_until(principal.expires_at, now))))
     }
 
     /// Spends a refresh token for a new pair, and starts the web session given (the `web`
@@ -149,9 +162,13 @@ impl TokenService {
                 // session that cannot be stored only costs the cookie.
                 let session = match session {
                     Some(session) => {
+                        let session = LoginSession {
+                            expires_at: session.expires_at.min(principal.login_ends_at),
+                            ..session.clone()
+                        };
                         match self
                             .store
-                            .start_web_session(&principal.family_id, session)
+                            .start_web_session(&principal.family_id, &session)
                             .await
                         {
                             Ok(started) => started.then_some(session.id),
@@ -166,14 +183,15 @@ impl TokenService {
                 Ok(Some(IssuedTokens {
                     access_token,
                     refresh_token: new_refresh,
-                    expires_in: self.access_ttl,
+                    expires_in: millis_until(principal.expires_at, now),
                     scope: principal.scope,
                     session,
+                    login_ends_in: millis_until(principal.login_ends_at, now),
                 }))
             }
-            RotateOutcome::Reused => {
+            RotateOutcome::Reused(family_id) => {
                 tracing::warn!("a spent refresh token was presented again: its login is revoked");
-                self.forget_cached();
+                self.forget_login(&family_id);
                 Ok(None)
             }
             RotateOutcome::Invalid => Ok(None),
@@ -193,17 +211,29 @@ impl TokenService {
         Ok(principal)
     }
 
-    /// Revokes an access or refresh token (RFC 7009); unknown tokens are fine.
-    pub async fn revoke(&self, token: &str, now: i64) -> StoreResult<()> {
-        self.store.revoke_token(&digest(token), now).await?;
-        self.forget_cached();
-        Ok(())
+    /// Revokes an access or refresh token of `client_id` (RFC 7009); unknown tokens and
+    /// other clients' tokens are left alone. Only what was revoked leaves this node's cache,
+    /// so one logout does not cost every other teacher a database lookup.
+    pub async fn revoke(
+        &self,
+        token: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<RevokedToken>> {
+        let digest = digest(token);
+        let revoked = self.store.revoke_token(&digest, client_id, now).await?;
+        match &revoked {
+            Some(RevokedToken::Access) => self.forget_token(&digest),
+            Some(RevokedToken::Login(family_id)) => self.forget_login(family_id),
+            None => {}
+        }
+        Ok(revoked)
     }
 
     /// Revokes a whole login, e.g. when the web client logs out.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
         self.store.revoke_token_family(family_id, now).await?;
-        self.forget_cached();
+        self.forget_login(family_id);
         Ok(())
     }
 
@@ -230,11 +260,18 @@ impl TokenService {
         }
     }
 
-    /// Drops every cached answer: a local revocation (which may cover a whole family, whose
-    /// digests this node does not know) must take effect at once.
-    fn forget_cached(&self) {
+    /// Drops the cached answer for one access token: its revocation here takes effect at once.
+    fn forget_token(&self, digest: &str) {
         if let Ok(mut cache) = self.cache.lock() {
-            cache.clear();
+            cache.remove(digest);
+        }
+    }
+
+    /// Drops the cached answers for every token of one login: its revocation here takes
+    /// effect at once, and other logins' tokens stay cached.
+    fn forget_login(&self, family_id: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|_, (principal, _)| principal.family_id != family_id);
         }
     }
 }

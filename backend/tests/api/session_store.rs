@@ -43,7 +43,14 @@ both_engines!(
         let user_id = create_teacher(&store, "jan").await;
         let first = session(None);
         let login = store
-            .create_token_family(&user_id, "web", "boardcast", &pair("1"), Some(&first))
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("1"),
+                Some(&first),
+                i64::MAX,
+            )
             .await
             .unwrap();
         assert_eq!(login.session, Some(first.id));
@@ -56,7 +63,14 @@ both_engines!(
 
         let second = session(Some(first.id));
         let again = store
-            .create_token_family(&user_id, "web", "boardcast", &pair("2"), Some(&second))
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("2"),
+                Some(&second),
+                i64::MAX,
+            )
             .await
             .unwrap();
         assert_eq!(remembered_family(&store, first.id).await, None);
@@ -75,11 +89,25 @@ both_engines!(
         let user_id = create_teacher(&store, "jan").await;
         let taken = session(None);
         let owner = store
-            .create_token_family(&user_id, "web", "boardcast", &pair("a"), Some(&taken))
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("a"),
+                Some(&taken),
+                i64::MAX,
+            )
             .await
             .unwrap();
         let intruder = store
-            .create_token_family(&user_id, "web", "boardcast", &pair("b"), Some(&taken))
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("b"),
+                Some(&taken),
+                i64::MAX,
+            )
             .await
             .unwrap();
         assert_eq!(intruder.session, None);
@@ -107,7 +135,14 @@ both_engines!(
             let old = session(None);
             let tag = format!("old-{n}");
             store
-                .create_token_family(&user_id, "web", "boardcast", &pair(&tag), Some(&old))
+                .create_token_family(
+                    &user_id,
+                    "web",
+                    "boardcast",
+                    &pair(&tag),
+                    Some(&old),
+                    i64::MAX,
+                )
                 .await
                 .unwrap();
             held.push(old.id);
@@ -127,6 +162,7 @@ both_engines!(
                         "boardcast",
                         &pair(&n.to_string()),
                         started.as_ref(),
+                        i64::MAX,
                     )
                     .await
                     .unwrap();

@@ -75,7 +75,14 @@ both_engines!(access_tokens_expire_and_revoke, |engine| async move {
     let user = store.create_user(user("jan"), 0).await.unwrap();
     let now = 1_000;
     let family = store
-        .create_token_family(&user.id, "web", "boardcast", &pair("a", now), None)
+        .create_token_family(
+            &user.id,
+            "web",
+            "boardcast",
+            &pair("a", now),
+            None,
+            i64::MAX,
+        )
         .await
         .unwrap();
     let principal = store
@@ -90,7 +97,7 @@ both_engines!(access_tokens_expire_and_revoke, |engine| async move {
         .await
         .unwrap()
         .is_none());
-    store.revoke_token("access-a", now).await.unwrap();
+    store.revoke_token("access-a", "web", now).await.unwrap();
     assert!(store
         .find_access_token("access-a", now)
         .await
@@ -104,7 +111,14 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
     let user = store.create_user(user("jan"), 0).await.unwrap();
     let now = 1_000;
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("1", now), None)
+        .create_token_family(
+            &user.id,
+            "web",
+            "boardcast",
+            &pair("1", now),
+            None,
+            i64::MAX,
+        )
         .await
         .unwrap();
     let rotated = store
@@ -119,13 +133,13 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
             .unwrap(),
         RotateOutcome::Invalid
     );
-    assert_eq!(
+    assert!(matches!(
         store
             .rotate_refresh_token("refresh-1", "web", &pair("3", now), now)
             .await
             .unwrap(),
-        RotateOutcome::Reused
-    );
+        RotateOutcome::Reused(_)
+    ));
     // Reuse revoked the family: the pair issued by the rotation is dead too.
     assert!(store
         .find_access_token("access-2", now)
@@ -224,7 +238,7 @@ both_engines!(removing_a_user_removes_their_tokens, |engine| async move {
     let store = database.store().await;
     let user = store.create_user(user("jan"), 0).await.unwrap();
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0), None)
+        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0), None, i64::MAX)
         .await
         .unwrap();
     store.remove_user("jan").await.unwrap();
@@ -251,12 +265,26 @@ both_engines!(purging_removes_only_dead_tokens, |engine| async move {
     let store = database.store().await;
     let user = store.create_user(user("jan"), 0).await.unwrap();
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("old", 0), None)
+        .create_token_family(
+            &user.id,
+            "web",
+            "boardcast",
+            &pair("old", 0),
+            None,
+            i64::MAX,
+        )
         .await
         .unwrap();
     let now = 1_000_000;
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("new", now), None)
+        .create_token_family(
+            &user.id,
+            "web",
+            "boardcast",
+            &pair("new", now),
+            None,
+            i64::MAX,
+        )
         .await
         .unwrap();
     let removed = store.purge_expired_tokens(now).await.unwrap();

@@ -183,3 +183,44 @@ both_engines!(
         }
     }
 );
+
+both_engines!(
+    the_table_keeps_a_digest_of_the_session_id_never_the_id,
+    |engine| async move {
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let user_id = create_teacher(&store, "jan").await;
+        let started = session(None);
+        store
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("h"),
+                Some(&started),
+                i64::MAX,
+            )
+            .await
+            .unwrap();
+        let stored = store.web_sessions();
+        let ids = stored_session_ids(&database).await;
+        let cookie_value = started.id.to_string();
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            cookie_value.as_bytes(),
+        ));
+        assert_eq!(ids, vec![digest]);
+        // The id the browser presents still finds its session.
+        assert!(stored.load(&started.id).await.unwrap().is_some());
+    }
+);
+
+/// Every id column value of `web_sessions`, read straight from the database.
+async fn stored_session_ids(database: &TestDatabase) -> Vec<String> {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&database.url).await.unwrap();
+    sqlx::query_scalar("select id from web_sessions")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap()
+}

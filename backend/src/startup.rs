@@ -69,6 +69,7 @@ impl Application {
             }
             settings.public_url = format!("http://{bound}");
         }
+        create_data_dir(&settings.data_dir)?;
         let media = Media::open(&settings, media::cluster_key(&settings)?, store.clone()).await?;
         let boards = Boards::new(store.clone(), &settings.pairing);
         let realtime = Realtime::start(
@@ -229,4 +230,16 @@ async fn purge_expired(store: Store, settings: Arc<Settings>) {
             }
         }
     }
+}
+
+/// Creates `data_dir` for the node's user only (0700) when missing: it holds the blobs and,
+/// on a lone node, the SQLite file and the generated cluster secret. An existing directory
+/// keeps the permissions its operator gave it.
+fn create_data_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))
 }

@@ -22,6 +22,7 @@ mod node_process;
 mod oauth;
 mod pairing;
 mod postgres;
+mod private_files;
 mod realtime;
 mod realtime_cluster;
 mod revoke;

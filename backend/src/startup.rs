@@ -58,6 +58,7 @@ impl Application {
             ),
             throttle: LoginThrottle::new(store.clone(), &settings.auth),
             metrics: metrics.clone(),
+            directory_grace: settings.auth.directory_grace,
         };
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -19,8 +19,8 @@ use tower_sessions::session::Id;
 use crate::{
     config::AuthSettings,
     store::{
-        duration_millis, LoginSession, NewTokenPair, RevokedToken, RotateOutcome, Store,
-        StoreResult, TokenPrincipal,
+        duration_millis, LoginSession, LoginSpan, NewTokenPair, RefreshOwner, RevokedToken,
+        RotateOutcome, Store, StoreResult, TokenPrincipal,
     },
 };
 
@@ -94,8 +94,8 @@ impl TokenService {
         (access, refresh, pair)
     }
 
-    /// Starts a login: a new token family for `user_id` and its first pair, stored with
-    /// the web session it starts, if any.
+    /// Starts a login (the directory has just checked the password): a new token family for
+    /// `user_id` and its first pair, stored with the web session it starts, if any.
     pub async fn issue(
         &self,
         user_id: &str,
@@ -108,7 +108,17 @@ impl TokenService {
         let login_ends_at = now.saturating_add(duration_millis(self.login_lifetime));
         let login = self
             .store
-            .create_token_family(user_id, client_id, scope, &pair, session, login_ends_at)
+            .create_token_family(
+                user_id,
+                client_id,
+                scope,
+                &pair,
+                session,
+                LoginSpan {
+                    ends_at: login_ends_at,
+                    directory_checked_at: now,
+                },
+            )
             .await?;
         Ok(IssuedTokens {
             access_token,
@@ -144,17 +154,20 @@ impl TokenService {
     /// Spends a refresh token for a new pair, and starts the web session given (the `web`
     /// client's cookie follows its newest tokens). `None` when the token is not usable; reuse
     /// of a spent token also revokes its family (the store sees to that).
+    /// `checked_at` is when the directory confirmed the account for this refresh (`None` when
+    /// it could not be asked).
     pub async fn refresh(
         &self,
         refresh_token: &str,
         client_id: &str,
         session: Option<&LoginSession>,
+        checked_at: Option<i64>,
         now: i64,
     ) -> StoreResult<Option<IssuedTokens>> {
         let (access_token, new_refresh, pair) = self.new_pair(now);
         match self
             .store
-            .rotate_refresh_token(&digest(refresh_token), client_id, &pair, now)
+            .rotate_refresh_token(&digest(refresh_token), client_id, &pair, checked_at, now)
             .await?
         {
             RotateOutcome::Rotated(principal) => {
@@ -196,6 +209,17 @@ impl TokenService {
             }
             RotateOutcome::Invalid => Ok(None),
         }
+    }
+
+    /// Whose login a refresh token of `client_id` continues, before it is spent.
+    pub async fn refresh_owner(
+        &self,
+        refresh_token: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<RefreshOwner>> {
+        self.store
+            .refresh_token_owner(&digest(refresh_token), client_id)
+            .await
     }
 
     /// The principal behind a bearer token, or `None` for unknown, expired or revoked ones.

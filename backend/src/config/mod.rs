@@ -222,6 +222,10 @@ pub struct AuthSettings {
     /// How long a node may trust a token it has already checked; revocation takes at most this.
     #[serde(deserialize_with = "duration")]
     pub token_cache_window: Duration,
+    /// While the directory cannot be reached, a login whose account it last confirmed within
+    /// this long may still refresh from the stored identity; never past `login_lifetime`.
+    #[serde(deserialize_with = "duration")]
+    pub directory_grace: Duration,
     /// Failed logins allowed per username per `login_failure_window`.
     pub max_failures_per_user: u32,
     /// Failed logins allowed per client address per `login_failure_window`.
@@ -273,6 +277,7 @@ impl Default for AuthSettings {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             token_cache_window: Duration::from_secs(5),
+            directory_grace: Duration::from_secs(3600),
             max_failures_per_user: 10,
             max_failures_per_address: 50,
             login_failure_window: Duration::from_secs(15 * 60),

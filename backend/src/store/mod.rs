@@ -39,7 +39,9 @@ pub use login_lookups::{LoginFacts, LoginLookup};
 pub use nodes::NodeRow;
 pub use sessions::{LoginSession, WebLogin, WebSessions, LOGIN_KEY};
 pub use snapshot::{Column, ColumnType, Snapshot, Table, Value, BACKED_UP, LEFT_OUT};
-pub use tokens::{NewLogin, NewTokenPair, RevokedToken, RotateOutcome, TokenPrincipal};
+pub use tokens::{
+    LoginSpan, NewLogin, NewTokenPair, RefreshOwner, RevokedToken, RotateOutcome, TokenPrincipal,
+};
 pub use uploads::{CatalogEntry, UploadRow};
 pub use users::{NewUser, UserRow};
 

@@ -51,6 +51,22 @@ pub struct TokenPrincipal {
     pub login_ends_at: i64,
 }
 
+/// The times that bound a new login: when it ends however often it refreshes, and when the
+/// directory confirmed its account (grace while the directory is down counts from there).
+#[derive(Debug, Clone, Copy)]
+pub struct LoginSpan {
+    pub ends_at: i64,
+    pub directory_checked_at: i64,
+}
+
+/// The account behind a refresh token, for the directory to confirm before a refresh.
+#[derive(Debug, Clone, FromRow)]
+pub struct RefreshOwner {
+    pub username: String,
+    /// When the directory last confirmed the account (0: never recorded).
+    pub directory_checked_at: i64,
+}
+
 /// What revoking one token ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevokedToken {
@@ -80,6 +96,7 @@ struct RefreshRow {
     used_at: Option<i64>,
     expires_at: i64,
     login_ends_at: i64,
+    directory_checked_at: i64,
     family_revocations: i64,
 }
 
@@ -108,13 +125,14 @@ pub(super) struct NewFamily {
     client_id: String,
     scope: String,
     login_ends_at: i64,
+    directory_checked_at: i64,
     pair: NewTokenPair,
 }
 
 impl Store {
-    /// Starts a token family for a login that ends at `login_ends_at` and stores its first
-    /// pair, with the web session it starts if any (see [`LoginSession`]). Concurrent logins
-    /// share one statement (see `batch`).
+    /// Starts a token family for a login bounded by `span` and stores its first pair, with
+    /// the web session it starts if any (see [`LoginSession`]). Concurrent logins share one
+    /// statement (see `batch`).
     pub async fn create_token_family(
         &self,
         user_id: &str,
@@ -122,8 +140,12 @@ impl Store {
         scope: &str,
         pair: &NewTokenPair,
         session: Option<&LoginSession>,
-        login_ends_at: i64,
+        span: LoginSpan,
     ) -> StoreResult<NewLogin> {
+        let LoginSpan {
+            ends_at: login_ends_at,
+            directory_checked_at,
+        } = span;
         // Time-ordered, so each new family goes at the end of the family index rather than
         // onto a random page: a batch of logins writes a few pages fewer (on SQLite each is a
         // 4 KiB WAL frame).
@@ -137,6 +159,7 @@ impl Store {
             client_id: client_id.to_string(),
             scope: scope.to_string(),
             login_ends_at,
+            directory_checked_at,
             pair: pair.ends_by(login_ends_at),
         };
         let write = LoginWrite {
@@ -165,19 +188,41 @@ impl Store {
             .await?)
     }
 
+    /// Whose login a refresh token of `client_id` belongs to, and when the directory last
+    /// confirmed that account, looked at before the token is spent; `None` if unknown.
+    pub async fn refresh_token_owner(
+        &self,
+        digest: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<RefreshOwner>> {
+        Ok(sqlx::query_as(
+            "select u.username, coalesce(t.directory_checked_at, 0) as directory_checked_at \
+             from tokens t join users u on u.id = t.user_id \
+             where t.digest = $1 and t.kind = 'refresh' and t.client_id = $2",
+        )
+        .bind(digest)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Spends a refresh token and stores the next pair, in one transaction, neither of them
-    /// outliving the login. A token spent twice (even by two nodes racing) revokes its family.
+    /// outliving the login; `checked_at` is when the directory just confirmed the account
+    /// (`None`: it could not be asked, the last confirmation stands). A token spent twice
+    /// (even by two nodes racing) revokes its family.
     pub async fn rotate_refresh_token(
         &self,
         digest: &str,
         client_id: &str,
         next: &NewTokenPair,
+        checked_at: Option<i64>,
         now: i64,
     ) -> StoreResult<RotateOutcome> {
         let mut tx = self.begin_write().await?;
         let row: Option<RefreshRow> = sqlx::query_as(
             "select family_id, user_id, client_id, scope, used_at, expires_at, \
              coalesce(login_ends_at, expires_at) as login_ends_at, \
+             coalesce(directory_checked_at, 0) as directory_checked_at, \
              (select count(*) from revoked_families r where r.family_id = t.family_id) as family_revocations \
              from tokens t where digest = $1 and kind = 'refresh'",
         )
@@ -208,6 +253,7 @@ impl Store {
             client_id: row.client_id,
             scope: row.scope,
             login_ends_at: row.login_ends_at,
+            directory_checked_at: checked_at.unwrap_or(row.directory_checked_at),
             pair: next.ends_by(row.login_ends_at),
         };
         let sql = insert_families_sql(1, 1);
@@ -235,9 +281,11 @@ impl Store {
     ) -> StoreResult<Option<TokenPrincipal>> {
         let inserted = sqlx::query(
             "insert into tokens \
-             (digest, kind, family_id, user_id, client_id, scope, expires_at, login_ends_at) \
+             (digest, kind, family_id, user_id, client_id, scope, expires_at, login_ends_at, \
+             directory_checked_at) \
              select $1, 'access', family_id, user_id, client_id, scope, \
-             case when login_ends_at < $2 then login_ends_at else $2 end, login_ends_at \
+             case when login_ends_at < $2 then login_ends_at else $2 end, login_ends_at, \
+             directory_checked_at \
              from tokens \
              where family_id = $3 and kind = 'refresh' and expires_at > $4 \
              and not exists (select 1 from revoked_families r where r.family_id = $3) \
@@ -356,27 +404,30 @@ pub(super) async fn insert_families(
 }
 
 /// Parameters each family binds (see [`bind_family`]), shared by its two rows.
-pub(super) const FAMILY_PARAMETERS: usize = 9;
+pub(super) const FAMILY_PARAMETERS: usize = 10;
 
 /// An insert of `count` families' pairs, numbering its parameters from `$first`.
 pub(super) fn insert_families_sql(first: usize, count: usize) -> String {
     let rows: Vec<String> = (0..count)
         .map(|i| {
             let p = |n: usize| format!("${}", first - 1 + i * FAMILY_PARAMETERS + n);
-            let (family, user, client, scope, ends) = (p(1), p(2), p(3), p(4), p(5));
+            let (family, user, client, scope) = (p(1), p(2), p(3), p(4));
+            let shared = format!("{family}, {user}, {client}, {scope}");
+            let (ends, checked) = (p(5), p(6));
             format!(
-                "({}, 'access', {family}, {user}, {client}, {scope}, {}, {ends}), \
-                 ({}, 'refresh', {family}, {user}, {client}, {scope}, {}, {ends})",
-                p(6),
+                "({}, 'access', {shared}, {}, {ends}, {checked}), \
+                 ({}, 'refresh', {shared}, {}, {ends}, {checked})",
                 p(7),
                 p(8),
-                p(9)
+                p(9),
+                p(10)
             )
         })
         .collect();
     format!(
         "insert into tokens \
-         (digest, kind, family_id, user_id, client_id, scope, expires_at, login_ends_at) values {}",
+         (digest, kind, family_id, user_id, client_id, scope, expires_at, login_ends_at, \
+         directory_checked_at) values {}",
         rows.join(", ")
     )
 }
@@ -388,6 +439,7 @@ pub(super) fn bind_family<'q>(query: AnyQuery<'q>, family: &'q NewFamily) -> Any
         .bind(&family.client_id)
         .bind(&family.scope)
         .bind(family.login_ends_at)
+        .bind(family.directory_checked_at)
         .bind(&family.pair.access_digest)
         .bind(family.pair.access_expires_at)
         .bind(&family.pair.refresh_digest)

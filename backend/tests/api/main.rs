@@ -9,6 +9,7 @@ mod backup_helpers;
 mod board_log;
 mod board_view;
 mod browser;
+mod directory_recheck;
 mod health;
 mod helpers;
 mod idempotency;

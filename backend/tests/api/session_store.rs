@@ -1,12 +1,20 @@
 //! The web sessions logins start, on both engines: a login's session commits with its
 //! tokens, ends the session it replaces, and never takes over someone else's.
 
-use boardcast::store::{now_millis, LoginSession, NewTokenPair, Store, WebLogin, LOGIN_KEY};
+use boardcast::store::{
+    now_millis, LoginSession, LoginSpan, NewTokenPair, Store, WebLogin, LOGIN_KEY,
+};
 use tower_sessions::{session::Id, SessionStore};
 
 use crate::{
     both_engines,
     helpers::{create_teacher, TestDatabase},
+};
+
+/// A login no test here needs to end.
+const UNBOUNDED: LoginSpan = LoginSpan {
+    ends_at: i64::MAX,
+    directory_checked_at: 0,
 };
 
 const NOW: i64 = 1_000;
@@ -49,7 +57,7 @@ both_engines!(
                 "boardcast",
                 &pair("1"),
                 Some(&first),
-                i64::MAX,
+                UNBOUNDED,
             )
             .await
             .unwrap();
@@ -69,7 +77,7 @@ both_engines!(
                 "boardcast",
                 &pair("2"),
                 Some(&second),
-                i64::MAX,
+                UNBOUNDED,
             )
             .await
             .unwrap();
@@ -95,7 +103,7 @@ both_engines!(
                 "boardcast",
                 &pair("a"),
                 Some(&taken),
-                i64::MAX,
+                UNBOUNDED,
             )
             .await
             .unwrap();
@@ -106,7 +114,7 @@ both_engines!(
                 "boardcast",
                 &pair("b"),
                 Some(&taken),
-                i64::MAX,
+                UNBOUNDED,
             )
             .await
             .unwrap();
@@ -141,7 +149,7 @@ both_engines!(
                     "boardcast",
                     &pair(&tag),
                     Some(&old),
-                    i64::MAX,
+                    UNBOUNDED,
                 )
                 .await
                 .unwrap();
@@ -162,7 +170,7 @@ both_engines!(
                         "boardcast",
                         &pair(&n.to_string()),
                         started.as_ref(),
-                        i64::MAX,
+                        UNBOUNDED,
                     )
                     .await
                     .unwrap();
@@ -198,7 +206,7 @@ both_engines!(
                 "boardcast",
                 &pair("h"),
                 Some(&started),
-                i64::MAX,
+                UNBOUNDED,
             )
             .await
             .unwrap();

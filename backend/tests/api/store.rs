@@ -3,11 +3,18 @@
 use boardcast::{
     directory::{Identity, Roles},
     store::{
-        Claim, Counter, KeyClaim, LoginLookup, NewTokenPair, NewUser, RotateOutcome, StoreError,
+        Claim, Counter, KeyClaim, LoginLookup, LoginSpan, NewTokenPair, NewUser, RotateOutcome,
+        StoreError,
     },
 };
 
 use crate::{both_engines, helpers::TestDatabase};
+
+/// A login no test here needs to end.
+const UNBOUNDED: LoginSpan = LoginSpan {
+    ends_at: i64::MAX,
+    directory_checked_at: 0,
+};
 
 fn pair(tag: &str, now: i64) -> NewTokenPair {
     NewTokenPair {
@@ -81,7 +88,7 @@ both_engines!(access_tokens_expire_and_revoke, |engine| async move {
             "boardcast",
             &pair("a", now),
             None,
-            i64::MAX,
+            UNBOUNDED,
         )
         .await
         .unwrap();
@@ -117,25 +124,25 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
             "boardcast",
             &pair("1", now),
             None,
-            i64::MAX,
+            UNBOUNDED,
         )
         .await
         .unwrap();
     let rotated = store
-        .rotate_refresh_token("refresh-1", "web", &pair("2", now), now)
+        .rotate_refresh_token("refresh-1", "web", &pair("2", now), None, now)
         .await
         .unwrap();
     assert!(matches!(rotated, RotateOutcome::Rotated(ref p) if p.username == "jan"));
     assert_eq!(
         store
-            .rotate_refresh_token("refresh-1", "other-client", &pair("x", now), now)
+            .rotate_refresh_token("refresh-1", "other-client", &pair("x", now), None, now)
             .await
             .unwrap(),
         RotateOutcome::Invalid
     );
     assert!(matches!(
         store
-            .rotate_refresh_token("refresh-1", "web", &pair("3", now), now)
+            .rotate_refresh_token("refresh-1", "web", &pair("3", now), None, now)
             .await
             .unwrap(),
         RotateOutcome::Reused(_)
@@ -148,7 +155,7 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
         .is_none());
     assert_eq!(
         store
-            .rotate_refresh_token("refresh-2", "web", &pair("4", now), now)
+            .rotate_refresh_token("refresh-2", "web", &pair("4", now), None, now)
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -238,7 +245,7 @@ both_engines!(removing_a_user_removes_their_tokens, |engine| async move {
     let store = database.store().await;
     let user = store.create_user(user("jan"), 0).await.unwrap();
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0), None, i64::MAX)
+        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0), None, UNBOUNDED)
         .await
         .unwrap();
     store.remove_user("jan").await.unwrap();
@@ -271,7 +278,7 @@ both_engines!(purging_removes_only_dead_tokens, |engine| async move {
             "boardcast",
             &pair("old", 0),
             None,
-            i64::MAX,
+            UNBOUNDED,
         )
         .await
         .unwrap();
@@ -283,7 +290,7 @@ both_engines!(purging_removes_only_dead_tokens, |engine| async move {
             "boardcast",
             &pair("new", now),
             None,
-            i64::MAX,
+            UNBOUNDED,
         )
         .await
         .unwrap();
@@ -299,14 +306,14 @@ both_engines!(purging_removes_only_dead_tokens, |engine| async move {
         .is_some());
     assert_eq!(
         store
-            .rotate_refresh_token("refresh-old", "web", &pair("x", now), now)
+            .rotate_refresh_token("refresh-old", "web", &pair("x", now), None, now)
             .await
             .unwrap(),
         RotateOutcome::Invalid
     );
     assert!(matches!(
         store
-            .rotate_refresh_token("refresh-new", "web", &pair("y", now), now)
+            .rotate_refresh_token("refresh-new", "web", &pair("y", now), None, now)
             .await
             .unwrap(),
         RotateOutcome::Rotated(_)

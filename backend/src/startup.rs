@@ -59,9 +59,14 @@ impl Application {
             store: store.clone(),
             directory,
             registrar: Registrar::new(store.clone(), settings.auth.token_cache_window),
-            tokens: TokenService::new(store.clone(), &settings.auth),
+            tokens: TokenService::new(
+                store.clone(),
+                &settings.auth,
+                settings.limits.login_lifetime,
+            ),
             throttle: LoginThrottle::new(store.clone(), &settings.auth),
             metrics: metrics.clone(),
+            directory_grace: settings.auth.directory_grace,
         };
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -80,6 +85,7 @@ impl Application {
             let scheme = if tls.is_some() { "https" } else { "http" };
             settings.public_url = format!("{scheme}://{bound}");
         }
+        create_data_dir(&settings.data_dir)?;
         let media = Media::open(&settings, media::cluster_key(&settings)?, store.clone()).await?;
         let boards = Boards::new(store.clone(), &settings.pairing);
         let realtime = Realtime::start(
@@ -253,4 +259,16 @@ async fn purge_expired(store: Store, settings: Arc<Settings>) {
             }
         }
     }
+}
+
+/// Creates `data_dir` for the node's user only (0700) when missing: it holds the blobs and,
+/// on a lone node, the SQLite file and the generated cluster secret. An existing directory
+/// keeps the permissions its operator gave it.
+fn create_data_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))
 }

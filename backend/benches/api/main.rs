@@ -237,7 +237,7 @@ fn node_settings(dir: &std::path::Path) -> Settings {
         dir.join("bench.db").display()
     )));
     settings.web.static_dir = None;
-    settings.cluster_secret = Secret::new("bench cluster secret");
+    settings.cluster_secret = Secret::new("bench cluster secret, long enough to be accepted");
     settings
 }
 

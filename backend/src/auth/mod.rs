@@ -17,7 +17,7 @@ use oxide_auth::primitives::scope::Scope;
 use crate::{
     directory::{Directory, DirectoryError},
     metrics::{LoginOutcome, Metrics},
-    store::{LoginSession, Store, StoreError},
+    store::{duration_millis, LoginSession, RefreshOwner, Store, StoreError},
 };
 
 /// Why a grant was refused, in RFC 6749 §5.2 terms plus the two operational answers
@@ -89,6 +89,8 @@ pub struct Authenticator {
     pub tokens: TokenService,
     pub throttle: LoginThrottle,
     pub metrics: Metrics,
+    /// How long a refresh may go on from the stored identity while the directory is down.
+    pub directory_grace: Duration,
 }
 
 impl Authenticator {
@@ -209,10 +211,66 @@ impl Authenticator {
         // Checked before rotating, so a refused request does not spend the token. Every
         // login of a client gets at most the client's scope, so this bounds the family's.
         negotiate_scope(&client, scope)?;
+        let checked_at = match self
+            .tokens
+            .refresh_owner(refresh_token, &client.client_id)
+            .await?
+        {
+            Some(owner) => {
+                self.recheck_directory(&owner, refresh_token, &client.client_id, now)
+                    .await?
+            }
+            // Unknown: the rotation below refuses it.
+            None => None,
+        };
         self.tokens
-            .refresh(refresh_token, &client.client_id, session, now)
+            .refresh(refresh_token, &client.client_id, session, checked_at, now)
             .await?
             .ok_or_else(|| GrantError::InvalidGrant("the refresh token is not valid".into()))
+    }
+
+    /// Asks the directory whether the login's account still exists with a role, so a teacher
+    /// removed from it loses access within an access token's lifetime. Removed or without a
+    /// role: the login is revoked. A changed role (admin lost) is stored and counts at once.
+    /// Directory unreachable: the login goes on from the stored identity within
+    /// `directory_grace` of the last confirmation, else 503 (the token is not spent). Returns
+    /// when the account was confirmed, `None` when the directory could not be asked.
+    async fn recheck_directory(
+        &self,
+        owner: &RefreshOwner,
+        refresh_token: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<i64>, GrantError> {
+        let started = std::time::Instant::now();
+        let answer = self.directory.lookup(&owner.username).await;
+        self.metrics.record_directory_call(started.elapsed());
+        match answer {
+            Ok(identity) if !identity.roles.is_empty() => {
+                self.store.record_identity(&identity, None, now).await?;
+                Ok(Some(now))
+            }
+            Ok(_) | Err(DirectoryError::InvalidCredentials) => {
+                tracing::info!("refresh refused: the account left the directory or its roles");
+                self.tokens.revoke(refresh_token, client_id, now).await?;
+                Err(GrantError::InvalidGrant(
+                    "this account may no longer log in".into(),
+                ))
+            }
+            Err(DirectoryError::Unreachable(reason)) => {
+                let unconfirmed_for = now.saturating_sub(owner.directory_checked_at);
+                if unconfirmed_for <= duration_millis(self.directory_grace) {
+                    tracing::warn!(%reason, "refresh from the stored identity: directory unreachable");
+                    Ok(None)
+                } else {
+                    tracing::warn!(%reason, "refresh impossible: directory unreachable past the grace");
+                    Err(GrantError::Unavailable(
+                        "the school directory cannot be reached; try again shortly".into(),
+                    ))
+                }
+            }
+            Err(DirectoryError::Other(reason)) => Err(GrantError::Internal(reason)),
+        }
     }
 }
 

@@ -19,8 +19,8 @@ use tower_sessions::session::Id;
 use crate::{
     config::AuthSettings,
     store::{
-        duration_millis, LoginSession, NewTokenPair, RotateOutcome, Store, StoreResult,
-        TokenPrincipal,
+        duration_millis, LoginSession, LoginSpan, NewTokenPair, RefreshOwner, RevokedToken,
+        RotateOutcome, Store, StoreResult, TokenPrincipal,
     },
 };
 
@@ -37,6 +37,8 @@ pub struct IssuedTokens {
     pub scope: String,
     /// The web session started with the login, for its cookie.
     pub session: Option<Id>,
+    /// How long until the login ends, so its session cookie ends with it.
+    pub login_ends_in: Duration,
 }
 
 /// Issues, rotates, checks and revokes tokens.
@@ -45,6 +47,7 @@ pub struct TokenService {
     store: Store,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    login_lifetime: Duration,
     cache_window: Duration,
     cache: Arc<Mutex<HashMap<String, (TokenPrincipal, Instant)>>>,
 }
@@ -61,12 +64,19 @@ pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Time left from `now` until `until` (both in milliseconds), zero when it has passed.
+fn millis_until(until: i64, now: i64) -> Duration {
+    Duration::from_millis(u64::try_from(until.saturating_sub(now)).unwrap_or(0))
+}
+
 impl TokenService {
-    pub fn new(store: Store, settings: &AuthSettings) -> Self {
+    /// `login_lifetime` bounds every login from its password check (`limits.login_lifetime`).
+    pub fn new(store: Store, settings: &AuthSettings, login_lifetime: Duration) -> Self {
         Self {
             store,
             access_ttl: settings.access_token_ttl,
             refresh_ttl: settings.refresh_token_ttl,
+            login_lifetime,
             cache_window: settings.token_cache_window,
             cache: Arc::default(),
         }
@@ -84,8 +94,8 @@ impl TokenService {
         (access, refresh, pair)
     }
 
-    /// Starts a login: a new token family for `user_id` and its first pair, stored with
-    /// the web session it starts, if any.
+    /// Starts a login (the directory has just checked the password): a new token family for
+    /// `user_id` and its first pair, stored with the web session it starts, if any.
     pub async fn issue(
         &self,
         user_id: &str,
@@ -95,21 +105,34 @@ impl TokenService {
         now: i64,
     ) -> StoreResult<IssuedTokens> {
         let (access_token, refresh_token, pair) = self.new_pair(now);
+        let login_ends_at = now.saturating_add(duration_millis(self.login_lifetime));
         let login = self
             .store
-            .create_token_family(user_id, client_id, scope, &pair, session)
+            .create_token_family(
+                user_id,
+                client_id,
+                scope,
+                &pair,
+                session,
+                LoginSpan {
+                    ends_at: login_ends_at,
+                    directory_checked_at: now,
+                },
+            )
             .await?;
         Ok(IssuedTokens {
             access_token,
             refresh_token,
-            expires_in: self.access_ttl,
+            expires_in: millis_until(pair.access_expires_at.min(login_ends_at), now),
             scope: scope.to_string(),
             session: login.session,
+            login_ends_in: millis_until(login_ends_at, now),
         })
     }
 
     /// A new access token for a login that is still live (the web session's way to get one
-    /// after a reload); `None` once the login was revoked.
+    /// after a reload), with its lifetime, which the login's end may shorten; `None` once the
+    /// login was revoked or has ended.
     pub async fn issue_access(
         &self,
         family_id: &str,
@@ -125,23 +148,26 @@ impl TokenService {
                 now,
             )
             .await?;
-        Ok(added.map(|_| (token, self.access_ttl)))
+        Ok(added.map(|principal| (token, millis_until(principal.expires_at, now))))
     }
 
     /// Spends a refresh token for a new pair, and starts the web session given (the `web`
     /// client's cookie follows its newest tokens). `None` when the token is not usable; reuse
     /// of a spent token also revokes its family (the store sees to that).
+    /// `checked_at` is when the directory confirmed the account for this refresh (`None` when
+    /// it could not be asked).
     pub async fn refresh(
         &self,
         refresh_token: &str,
         client_id: &str,
         session: Option<&LoginSession>,
+        checked_at: Option<i64>,
         now: i64,
     ) -> StoreResult<Option<IssuedTokens>> {
         let (access_token, new_refresh, pair) = self.new_pair(now);
         match self
             .store
-            .rotate_refresh_token(&digest(refresh_token), client_id, &pair, now)
+            .rotate_refresh_token(&digest(refresh_token), client_id, &pair, checked_at, now)
             .await?
         {
             RotateOutcome::Rotated(principal) => {
@@ -149,9 +175,13 @@ impl TokenService {
                 // session that cannot be stored only costs the cookie.
                 let session = match session {
                     Some(session) => {
+                        let session = LoginSession {
+                            expires_at: session.expires_at.min(principal.login_ends_at),
+                            ..session.clone()
+                        };
                         match self
                             .store
-                            .start_web_session(&principal.family_id, session)
+                            .start_web_session(&principal.family_id, &session)
                             .await
                         {
                             Ok(started) => started.then_some(session.id),
@@ -166,18 +196,30 @@ impl TokenService {
                 Ok(Some(IssuedTokens {
                     access_token,
                     refresh_token: new_refresh,
-                    expires_in: self.access_ttl,
+                    expires_in: millis_until(principal.expires_at, now),
                     scope: principal.scope,
                     session,
+                    login_ends_in: millis_until(principal.login_ends_at, now),
                 }))
             }
-            RotateOutcome::Reused => {
+            RotateOutcome::Reused(family_id) => {
                 tracing::warn!("a spent refresh token was presented again: its login is revoked");
-                self.forget_cached();
+                self.forget_login(&family_id);
                 Ok(None)
             }
             RotateOutcome::Invalid => Ok(None),
         }
+    }
+
+    /// Whose login a refresh token of `client_id` continues, before it is spent.
+    pub async fn refresh_owner(
+        &self,
+        refresh_token: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<RefreshOwner>> {
+        self.store
+            .refresh_token_owner(&digest(refresh_token), client_id)
+            .await
     }
 
     /// The principal behind a bearer token, or `None` for unknown, expired or revoked ones.
@@ -193,17 +235,29 @@ impl TokenService {
         Ok(principal)
     }
 
-    /// Revokes an access or refresh token (RFC 7009); unknown tokens are fine.
-    pub async fn revoke(&self, token: &str, now: i64) -> StoreResult<()> {
-        self.store.revoke_token(&digest(token), now).await?;
-        self.forget_cached();
-        Ok(())
+    /// Revokes an access or refresh token of `client_id` (RFC 7009); unknown tokens and
+    /// other clients' tokens are left alone. Only what was revoked leaves this node's cache,
+    /// so one logout does not cost every other teacher a database lookup.
+    pub async fn revoke(
+        &self,
+        token: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<RevokedToken>> {
+        let digest = digest(token);
+        let revoked = self.store.revoke_token(&digest, client_id, now).await?;
+        match &revoked {
+            Some(RevokedToken::Access) => self.forget_token(&digest),
+            Some(RevokedToken::Login(family_id)) => self.forget_login(family_id),
+            None => {}
+        }
+        Ok(revoked)
     }
 
     /// Revokes a whole login, e.g. when the web client logs out.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
         self.store.revoke_token_family(family_id, now).await?;
-        self.forget_cached();
+        self.forget_login(family_id);
         Ok(())
     }
 
@@ -230,11 +284,18 @@ impl TokenService {
         }
     }
 
-    /// Drops every cached answer: a local revocation (which may cover a whole family, whose
-    /// digests this node does not know) must take effect at once.
-    fn forget_cached(&self) {
+    /// Drops the cached answer for one access token: its revocation here takes effect at once.
+    fn forget_token(&self, digest: &str) {
         if let Ok(mut cache) = self.cache.lock() {
-            cache.clear();
+            cache.remove(digest);
+        }
+    }
+
+    /// Drops the cached answers for every token of one login: its revocation here takes
+    /// effect at once, and other logins' tokens stay cached.
+    fn forget_login(&self, family_id: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|_, (principal, _)| principal.family_id != family_id);
         }
     }
 }

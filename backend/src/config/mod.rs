@@ -5,15 +5,20 @@
 //! default in production.
 
 mod limits;
+mod secret;
 mod units;
 
 pub use self::limits::LimitsSettings;
+pub use self::secret::Secret;
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
-use self::units::{byte_size, duration};
+use self::{
+    secret::{string_or_scalar, weak_cluster_secret},
+    units::{byte_size, duration},
+};
 
 /// Prefix of environment variables that override file settings; `__` nests (`LDAP__URLS`).
 const ENV_PREFIX: &str = "BOARDCAST_";
@@ -22,6 +27,7 @@ const ENV_PREFIX: &str = "BOARDCAST_";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
+    #[serde(deserialize_with = "string_or_scalar")]
     pub node_id: String,
     pub listen: SocketAddr,
     /// How clients and peers reach this node; empty means `http://` and the bound address.
@@ -121,6 +127,42 @@ pub struct PairingSettings {
 /// state collide on the event the first one appended, so it must outlive any such race.
 const MIN_HISTORY_RETENTION: Duration = Duration::from_secs(60);
 
+/// The longest `media.url_lifetime` accepted: a leaked media URL must stop working within
+/// a bounded time, whatever the configuration says.
+const MAX_MEDIA_URL_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Whether `text` is what a browser sends in `Origin`: `http(s)://host[:port]`, nothing
+/// after it but an optional `/`. Wildcards are refused: they would hand the teacher's
+/// session cookie to any site.
+fn is_origin(text: &str) -> bool {
+    let text = text.strip_suffix('/').unwrap_or(text);
+    let Some((scheme, authority)) = text.split_once("://") else {
+        return false;
+    };
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IPv6 literal: `[::1]` or `[::1]:8080`.
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((address, "")) if address.parse::<std::net::Ipv6Addr>().is_ok() => (address, None),
+            Some((address, rest)) if address.parse::<std::net::Ipv6Addr>().is_ok() => {
+                let Some(port) = rest.strip_prefix(':') else {
+                    return false;
+                };
+                (address, Some(port))
+            }
+            _ => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let is_host_char = |c: char| c.is_ascii_alphanumeric() || "-.:".contains(c);
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host.chars().all(is_host_char)
+        && port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0))
+}
+
 /// The boards' event logs (extensions of API.md, all optional).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -183,6 +225,10 @@ pub struct AuthSettings {
     /// How long a node may trust a token it has already checked; revocation takes at most this.
     #[serde(deserialize_with = "duration")]
     pub token_cache_window: Duration,
+    /// While the directory cannot be reached, a login whose account it last confirmed within
+    /// this long may still refresh from the stored identity; never past `login_lifetime`.
+    #[serde(deserialize_with = "duration")]
+    pub directory_grace: Duration,
     /// Failed logins allowed per username per `login_failure_window`.
     pub max_failures_per_user: u32,
     /// Failed logins allowed per client address per `login_failure_window`.
@@ -235,6 +281,7 @@ impl Default for AuthSettings {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             token_cache_window: Duration::from_secs(5),
+            directory_grace: Duration::from_secs(3600),
             max_failures_per_user: 10,
             max_failures_per_address: 50,
             login_failure_window: Duration::from_secs(15 * 60),
@@ -313,12 +360,39 @@ impl Settings {
                 "auth: token lifetimes must be above zero".into(),
             ));
         }
-        if url.is_postgres() && self.cluster_secret.expose().is_empty() {
+        let cluster_secret = self.cluster_secret.expose();
+        if url.is_postgres() && cluster_secret.is_empty() {
             return Err(ConfigError(
                 "cluster_secret: required when nodes share a PostgreSQL database (the same \
                  long random string on every node)"
                     .into(),
             ));
+        }
+        if let Some(reason) = Some(cluster_secret)
+            .filter(|secret| !secret.is_empty())
+            .and_then(weak_cluster_secret)
+        {
+            return Err(ConfigError(format!("cluster_secret: {reason}")));
+        }
+        if self.limits.login_lifetime.is_zero() {
+            return Err(ConfigError(
+                "limits.login_lifetime: must be above zero".into(),
+            ));
+        }
+        if self.media.url_lifetime.is_zero() || self.media.url_lifetime > MAX_MEDIA_URL_LIFETIME {
+            return Err(ConfigError(
+                "media.url_lifetime: must be above zero and at most 30d (a signed URL handed \
+                 out must stop working eventually)"
+                    .into(),
+            ));
+        }
+        for origin in &self.web.allowed_origins {
+            if !is_origin(origin) {
+                return Err(ConfigError(format!(
+                    "web.allowed_origins: `{origin}` is not an origin; write \
+                     scheme://host[:port] (e.g. https://boards.school.example), one per site"
+                )));
+            }
         }
         if self.realtime.history_retention < MIN_HISTORY_RETENTION {
             return Err(ConfigError(
@@ -361,6 +435,9 @@ fn apply_env_override(table: &mut toml::Table, key: &str, value: &str) -> Result
         .parse::<toml::Table>()
         .ok()
         .and_then(|mut t| t.remove("v"))
+        // A scalar that would not print back as written (`0x10`, `1_000`, `+5`, or an integer
+        // toml cannot hold) stays text, so a secret or name made of digits is never altered.
+        .filter(|parsed| parsed.is_array() || parsed.is_table() || parsed.to_string() == value)
         .unwrap_or_else(|| toml::Value::String(value.to_string()));
     current.insert(last.clone(), parsed);
     Ok(())
@@ -370,27 +447,6 @@ fn apply_env_override(table: &mut toml::Table, key: &str, value: &str) -> Result
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
-
-/// A string that never appears in logs or `Debug` output.
-#[derive(Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
 
 /// A database URL whose `Debug` hides the password.
 #[derive(Clone, Deserialize)]
@@ -539,11 +595,74 @@ mod tests {
     }
 
     #[test]
+    fn a_numeric_secret_from_the_environment_is_kept_as_written() {
+        let digits = "12345678901234567890123456789012345";
+        let settings =
+            Settings::from_sources(None, env(&[("BOARDCAST_CLUSTER_SECRET", digits)])).unwrap();
+        assert_eq!(settings.cluster_secret.expose(), digits);
+        let short_digits = "4242424242424242424242424242424242";
+        let settings = Settings::from_sources(
+            None,
+            env(&[
+                ("BOARDCAST_CLUSTER_SECRET", short_digits),
+                ("BOARDCAST_NODE_ID", "0042"),
+                ("BOARDCAST_LIMITS__MAX_CONNECTIONS", "500"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.cluster_secret.expose(), short_digits);
+        assert_eq!(settings.node_id, "0042");
+        assert_eq!(settings.limits.max_connections, 500);
+    }
+
+    #[test]
+    fn a_weak_cluster_secret_is_refused_by_name() {
+        for weak in ["change-me", "short secret", "<32+ random chars>"] {
+            let err = Settings::from_sources(None, env(&[("BOARDCAST_CLUSTER_SECRET", weak)]))
+                .unwrap_err();
+            assert!(err.to_string().contains("cluster_secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_allowed_origin_is_refused_by_name() {
+        for bad in [
+            "[\"*\"]",
+            "[\"boards.school.example\"]",
+            "[\"https://boards.school.example/app\"]",
+            "[\"ftp://boards.school.example\"]",
+            "[\"https://boards.school.example:99999\"]",
+        ] {
+            let err = Settings::from_sources(None, env(&[("BOARDCAST_WEB__ALLOWED_ORIGINS", bad)]))
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("web.allowed_origins"),
+                "{bad}: {err}"
+            );
+        }
+        let good = "[\"https://boards.school.example/\", \"http://127.0.0.1:5173\", \"http://[::1]:8080\"]";
+        Settings::from_sources(None, env(&[("BOARDCAST_WEB__ALLOWED_ORIGINS", good)])).unwrap();
+    }
+
+    #[test]
+    fn media_url_lifetime_is_bounded() {
+        let err = Settings::from_sources(None, env(&[("BOARDCAST_MEDIA__URL_LIFETIME", "365d")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("media.url_lifetime"), "{err}");
+        let err = Settings::from_sources(None, env(&[("BOARDCAST_MEDIA__URL_LIFETIME", "0s")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("media.url_lifetime"), "{err}");
+    }
+
+    #[test]
     fn secrets_are_masked_in_debug_output() {
         let settings = Settings::from_sources(
             None,
             env(&[
-                ("BOARDCAST_CLUSTER_SECRET", "hunter2"),
+                (
+                    "BOARDCAST_CLUSTER_SECRET",
+                    "hunter2-hunter2-hunter2-hunter2-hunter2",
+                ),
                 (
                     "BOARDCAST_DATABASE_URL",
                     "postgres://app:pw123@db/boardcast",

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::{Directory, DirectoryError, Identity, Roles};
 use crate::{
     auth::password::verify_password,
-    store::{Store, StoreError},
+    store::{Store, StoreError, UserRow},
 };
 
 /// Checks passwords against the `users` table.
@@ -40,10 +40,25 @@ impl Directory for BuiltinDirectory {
             return Err(DirectoryError::InvalidCredentials);
         }
         let user = user.ok_or(DirectoryError::InvalidCredentials)?;
-        Ok(Identity {
-            username: user.username,
-            display_name: user.display_name,
-            roles: Roles::parse(&user.roles),
-        })
+        Ok(identity_of(user))
+    }
+
+    async fn lookup(&self, username: &str) -> Result<Identity, DirectoryError> {
+        let user = self.store.find_user(username).await.map_err(|e| match e {
+            StoreError::Unavailable(reason) => DirectoryError::Unreachable(reason),
+            other => DirectoryError::Other(other.to_string()),
+        })?;
+        // A directory user (LDAP before the switch to builtin) has no password here: gone.
+        user.filter(|user| user.password_hash.is_some())
+            .map(identity_of)
+            .ok_or(DirectoryError::InvalidCredentials)
+    }
+}
+
+fn identity_of(user: UserRow) -> Identity {
+    Identity {
+        username: user.username,
+        display_name: user.display_name,
+        roles: Roles::parse(&user.roles),
     }
 }

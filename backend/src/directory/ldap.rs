@@ -123,6 +123,60 @@ impl LdapDirectory {
         })
     }
 
+    /// The account and its roles as the directory says now, read by the service account.
+    async fn look_up(&self, username: &str, deadline: Instant) -> Result<Identity, DirectoryError> {
+        let asked_at = Instant::now();
+        let person = self.find_person(username, deadline).await?;
+        let roles = self
+            .roles
+            .roles_of(
+                &self.connections,
+                &person.dn,
+                &person.username,
+                asked_at,
+                deadline,
+            )
+            .await?;
+        Ok(Identity {
+            username: person.username,
+            display_name: person.display_name,
+            roles,
+        })
+    }
+
+    /// Runs one directory question within `timeout` and through the circuit breaker, so a
+    /// directory that is down costs callers nothing but a fast `Unreachable`.
+    async fn ask<F, Fut>(&self, question: F) -> Result<Identity, DirectoryError>
+    where
+        F: FnOnce(Instant) -> Fut,
+        Fut: std::future::Future<Output = Result<Identity, DirectoryError>>,
+    {
+        let Some(pass) = self.breaker.admit(Instant::now()) else {
+            tracing::debug!("directory not asked: its circuit breaker is open");
+            return Err(DirectoryError::Unreachable(
+                "the directory is failing; not trying for a while".into(),
+            ));
+        };
+        let deadline = Instant::now() + self.settings.timeout;
+        let result = tokio::time::timeout_at(deadline.into(), question(deadline))
+            .await
+            .unwrap_or_else(|_| {
+                Err(DirectoryError::Unreachable(
+                    "the directory did not answer in time".into(),
+                ))
+            });
+        match &result {
+            Err(DirectoryError::Unreachable(reason)) => {
+                tracing::debug!(%reason, "directory unreachable");
+                self.connections.reset();
+                pass.failed(Instant::now());
+            }
+            // Any answer, a refusal included, shows the directory is there.
+            _ => pass.succeeded(),
+        }
+        result
+    }
+
     /// Exactly one entry must match the filter with the escaped username; none or several
     /// is a refusal.
     async fn find_person(
@@ -192,31 +246,15 @@ impl Directory for LdapDirectory {
             tracing::debug!("login refused: empty username or password");
             return Err(DirectoryError::InvalidCredentials);
         }
-        let Some(pass) = self.breaker.admit(Instant::now()) else {
-            tracing::debug!("login refused at once: the directory circuit breaker is open");
-            return Err(DirectoryError::Unreachable(
-                "the directory is failing; not trying for a while".into(),
-            ));
-        };
-        let deadline = Instant::now() + self.settings.timeout;
-        let login = self.login(username, password, deadline);
-        let result = tokio::time::timeout_at(deadline.into(), login)
+        self.ask(|deadline| self.login(username, password, deadline))
             .await
-            .unwrap_or_else(|_| {
-                Err(DirectoryError::Unreachable(
-                    "the directory did not answer in time".into(),
-                ))
-            });
-        match &result {
-            Err(DirectoryError::Unreachable(reason)) => {
-                tracing::debug!(%reason, "login failed: directory unreachable");
-                self.connections.reset();
-                pass.failed(Instant::now());
-            }
-            // Any answer, a refusal included, shows the directory is there.
-            _ => pass.succeeded(),
+    }
+
+    async fn lookup(&self, username: &str) -> Result<Identity, DirectoryError> {
+        if username.is_empty() {
+            return Err(DirectoryError::InvalidCredentials);
         }
-        result
+        self.ask(|deadline| self.look_up(username, deadline)).await
     }
 
     fn breaker_state(&self) -> BreakerState {

@@ -91,6 +91,11 @@ pub trait Directory: Send + Sync {
         password: &str,
     ) -> Result<Identity, DirectoryError>;
 
+    /// The account `username` as the directory knows it now, without a password: how a
+    /// refresh learns that a teacher was removed or lost a role. `InvalidCredentials` when
+    /// there is no such account.
+    async fn lookup(&self, username: &str) -> Result<Identity, DirectoryError>;
+
     /// The circuit breaker's state, or `Closed` for directories that need none.
     fn breaker_state(&self) -> BreakerState {
         BreakerState::Closed

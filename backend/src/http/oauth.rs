@@ -14,7 +14,10 @@ use axum::{
 use base64::Engine as _;
 use serde_json::json;
 
-use super::{extract::ClientAddress, session::SessionCookie};
+use super::{
+    extract::ClientAddress,
+    session::{may_set_session_cookie, SessionCookie},
+};
 use crate::{
     auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens, PasswordGrant},
     state::AppState,
@@ -37,10 +40,15 @@ async fn token(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let used_basic = headers.contains_key(header::AUTHORIZATION);
-    let cookie = &state.session_cookie;
+    // Login CSRF: another site must not log the browser into an account of its choosing.
+    let cookie = may_set_session_cookie(&state.origins, &headers).then_some(&state.session_cookie);
     match grant(&state.auth, cookie, client_address, &headers, body).await {
         Ok(issued) => {
-            let set_cookie = issued.session.and_then(|id| cookie.set_cookie(id));
+            let login_ends_in = issued.login_ends_in;
+            let set_cookie = issued
+                .session
+                .zip(cookie)
+                .and_then(|(id, cookie)| cookie.set_cookie(id, login_ends_in));
             let mut response = token_response(issued);
             if let Some(set_cookie) = set_cookie {
                 response
@@ -53,11 +61,11 @@ async fn token(
     }
 }
 
-/// Runs the grant the form asks for. The web client's grants also start its session, in the
-/// same commit as the tokens of a login.
+/// Runs the grant the form asks for. The web client's grants also start its session (when
+/// `cookie` is given), in the same commit as the tokens of a login.
 async fn grant(
     auth: &Authenticator,
-    cookie: &SessionCookie,
+    cookie: Option<&SessionCookie>,
     client_address: IpAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -65,7 +73,9 @@ async fn grant(
     let form = parse_form(headers, body)?;
     let client = client_credentials(headers, &form)?;
     let now = now_millis();
-    let session = (client.client_id == WEB_CLIENT).then(|| cookie.start(headers, now));
+    let session = cookie
+        .filter(|_| client.client_id == WEB_CLIENT)
+        .map(|cookie| cookie.start(headers, now));
     let field = |name: &str| form.get(name).map(String::as_str);
     match field("grant_type") {
         Some("password") => {
@@ -250,22 +260,37 @@ fn oauth_error(error: GrantError, used_basic: bool) -> Response {
     response
 }
 
-/// RFC 7009: always 200, whether or not the token existed, so it reveals nothing.
+/// RFC 7009: the client proves who it is as for a grant (a confidential client with its
+/// secret, else 401 `invalid_client`), then 200 whether or not the token existed or was the
+/// client's, so it reveals nothing; only the client's own tokens are revoked.
 async fn revoke(
     State(auth): State<Authenticator>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let form = match parse_form(&headers, body) {
-        Ok(form) => form,
-        Err(error) => return oauth_error(error, false),
-    };
-    let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
-        return oauth_error(GrantError::InvalidRequest("token is missing".into()), false);
-    };
-    let now = now_millis();
-    match auth.tokens.revoke(token, now).await {
+    let used_basic = headers.contains_key(header::AUTHORIZATION);
+    match revoke_token(&auth, &headers, body).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
-        Err(error) => oauth_error(error.into(), false),
+        Err(error) => oauth_error(error, used_basic),
     }
+}
+
+async fn revoke_token(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(), GrantError> {
+    let form = parse_form(headers, body)?;
+    let credentials = client_credentials(headers, &form)?;
+    let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
+        return Err(GrantError::InvalidRequest("token is missing".into()));
+    };
+    let client = auth
+        .registrar
+        .authenticate(&credentials.client_id, credentials.secret)
+        .await?;
+    auth.tokens
+        .revoke(token, &client.client_id, now_millis())
+        .await?;
+    Ok(())
 }

@@ -20,7 +20,7 @@ use tower_sessions::{
     Expiry, Session, SessionManagerLayer,
 };
 
-use super::error::ApiError;
+use super::{error::ApiError, origins::TrustedOrigins};
 use crate::{
     config::Settings,
     state::AppState,
@@ -38,7 +38,8 @@ pub fn router() -> Router<AppState> {
 /// The session cookie's attributes, defined once for the session layer (which reads the
 /// cookie and removes it at logout) and for the grants that set it: HttpOnly, `Secure` when
 /// the node is reached over HTTPS, on `web.cookie_domain` when set (SPA and API on sibling
-/// subdomains). A session lasts as long as its login's refresh token.
+/// subdomains). A session lasts as long as its login's refresh token, and never past the
+/// login's absolute end (`limits.login_lifetime`).
 pub struct SessionCookie {
     secure: bool,
     domain: Option<String>,
@@ -50,12 +51,15 @@ impl SessionCookie {
         Self {
             secure: settings.public_url.starts_with("https://"),
             domain: Some(settings.web.cookie_domain.clone()).filter(|domain| !domain.is_empty()),
-            lifetime: settings.auth.refresh_token_ttl,
+            lifetime: settings
+                .auth
+                .refresh_token_ttl
+                .min(settings.limits.login_lifetime),
         }
     }
 
     fn max_age(&self) -> time::Duration {
-        time::Duration::try_from(self.lifetime).unwrap_or(time::Duration::days(30))
+        cookie_age(self.lifetime)
     }
 
     /// The layer that gives the session endpoints their [`Session`].
@@ -83,19 +87,24 @@ impl SessionCookie {
         }
     }
 
-    /// The `Set-Cookie` value that gives the browser session `id`.
-    pub fn set_cookie(&self, id: Id) -> Option<HeaderValue> {
+    /// The `Set-Cookie` value that gives the browser session `id`, kept no longer than the
+    /// `login_ends_in` its login has left.
+    pub fn set_cookie(&self, id: Id, login_ends_in: std::time::Duration) -> Option<HeaderValue> {
         let mut cookie = Cookie::build((COOKIE_NAME, id.to_string()))
             .http_only(true)
             .same_site(SameSite::Lax)
             .secure(self.secure)
             .path("/")
-            .max_age(self.max_age());
+            .max_age(cookie_age(self.lifetime.min(login_ends_in)));
         if let Some(domain) = &self.domain {
             cookie = cookie.domain(domain.clone());
         }
         HeaderValue::from_str(&cookie.build().to_string()).ok()
     }
+}
+
+fn cookie_age(lifetime: std::time::Duration) -> time::Duration {
+    time::Duration::try_from(lifetime).unwrap_or(time::Duration::days(30))
 }
 
 /// The session id in a request's cookie, if it carries a well-formed one.
@@ -156,6 +165,18 @@ async fn delete_session(
     }
     session.flush().await.map_err(session_failed)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether a token response may set the session cookie: only for a page the node trusts
+/// (`web.allowed_origins` or a node of the cluster), so another site cannot log the browser
+/// into an account of its choosing (login CSRF); that site still gets the tokens it asked for,
+/// which do it no harm. No `Origin` at all is not a browser's cross-site request (browsers send
+/// one with every cross-origin POST): curl and other tools keep their cookie.
+pub fn may_set_session_cookie(origins: &TrustedOrigins, headers: &HeaderMap) -> bool {
+    match headers.get(header::ORIGIN) {
+        None => true,
+        Some(origin) => origin.to_str().is_ok_and(|origin| origins.contains(origin)),
+    }
 }
 
 fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

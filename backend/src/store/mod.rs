@@ -39,7 +39,9 @@ pub use login_lookups::{LoginFacts, LoginLookup};
 pub use nodes::NodeRow;
 pub use sessions::{LoginSession, WebLogin, WebSessions, LOGIN_KEY};
 pub use snapshot::{Column, ColumnType, Snapshot, Table, Value, BACKED_UP, LEFT_OUT};
-pub use tokens::{NewLogin, NewTokenPair, RotateOutcome, TokenPrincipal};
+pub use tokens::{
+    LoginSpan, NewLogin, NewTokenPair, RefreshOwner, RevokedToken, RotateOutcome, TokenPrincipal,
+};
 pub use uploads::{CatalogEntry, UploadRow};
 pub use users::{NewUser, UserRow};
 
@@ -209,7 +211,7 @@ impl Store {
             Engine::Postgres
         };
         if engine == Engine::Sqlite {
-            create_sqlite_parent_dir(url.expose())?;
+            create_sqlite_file(url.expose())?;
         }
         let options = url
             .expose()
@@ -349,24 +351,42 @@ fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
-fn create_sqlite_parent_dir(url: &str) -> StoreResult<()> {
+/// Creates the SQLite file's directory (0700) and the file itself (0600) when missing, so
+/// tokens, sessions and lessons are readable by the node's user only, whatever the umask.
+/// Existing directories and files keep the permissions their operator gave them.
+fn create_sqlite_file(url: &str) -> StoreResult<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    if path.is_empty() || is_in_memory(url) {
         return Ok(());
     }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Other(format!("cannot create {}: {e}", parent.display()))
-            })?;
-        }
+    let path = std::path::Path::new(path);
+    let cannot =
+        |e: std::io::Error| StoreError::Other(format!("cannot create {}: {e}", path.display()));
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(cannot)?;
     }
-    Ok(())
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => Err(cannot(error)),
+        _ => Ok(()),
+    }
 }
 
 /// Milliseconds since the Unix epoch: the one time format stored.

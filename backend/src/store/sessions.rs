@@ -3,11 +3,15 @@
 //! else, so on SQLite no second pool competes for the single writer. A login writes its
 //! session together with its tokens (see `login_writes`): the record's shape is defined here,
 //! next to the store that reads it back.
+//!
+//! The cookie's value is a bearer credential, so the table keeps only its SHA-256 (see
+//! [`stored_id`]): a leaked database or backup holds no usable session.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use sqlx::{any::AnyRow, AnyConnection, Row};
 use time::OffsetDateTime;
 use tower_sessions::{
@@ -51,11 +55,11 @@ impl LoginSession {
             .map_err(|e| StoreError::Other(e.to_string()))?;
         Ok(SessionStart {
             record: NewSession {
-                id: self.id.to_string(),
+                id: stored_id(&self.id),
                 data,
                 expires_at: self.expires_at,
             },
-            replaces: self.replaces.map(|id| id.to_string()),
+            replaces: self.replaces.as_ref().map(stored_id),
         })
     }
 }
@@ -123,7 +127,7 @@ impl SessionStore for WebSessions {
                 "insert into web_sessions (id, data, expires_at) values ($1, $2, $3) \
                  on conflict (id) do nothing",
             )
-            .bind(record.id.to_string())
+            .bind(stored_id(&record.id))
             .bind(&data)
             .bind(expires_at)
             .execute(&self.store.pool)
@@ -143,7 +147,7 @@ impl SessionStore for WebSessions {
             "insert into web_sessions (id, data, expires_at) values ($1, $2, $3) \
              on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at",
         )
-        .bind(record.id.to_string())
+        .bind(stored_id(&record.id))
         .bind(data)
         .bind(expires_at)
         .execute(&self.store.pool)
@@ -156,7 +160,7 @@ impl SessionStore for WebSessions {
         let row: Option<(String, i64)> = sqlx::query_as(
             "select data, expires_at from web_sessions where id = $1 and expires_at > $2",
         )
-        .bind(id.to_string())
+        .bind(stored_id(id))
         .bind(now_millis())
         .fetch_optional(&self.store.pool)
         .await
@@ -176,7 +180,7 @@ impl SessionStore for WebSessions {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         sqlx::query("delete from web_sessions where id = $1")
-            .bind(id.to_string())
+            .bind(stored_id(id))
             .execute(&self.store.pool)
             .await
             .map_err(backend)?;
@@ -272,6 +276,12 @@ pub(super) async fn delete_sessions(
     }
     query.execute(connection).await?;
     Ok(())
+}
+
+/// What the table keeps of a session id: its SHA-256, hex encoded. Session ids are 128
+/// random bits, so a plain hash cannot be reversed by guessing.
+fn stored_id(id: &Id) -> String {
+    hex::encode(Sha256::digest(id.to_string().as_bytes()))
 }
 
 /// The stored form of a record: its data as JSON and its expiry in milliseconds.

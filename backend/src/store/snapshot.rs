@@ -47,8 +47,8 @@ pub const LEFT_OUT: &[(&str, &str)] = &[
     ("login_failures", "failure windows of minutes"),
     (
         "web_sessions",
-        "session ids are kept as the browser holds them, so a backup would carry usable \
-         secrets; teachers in a browser log in again",
+        "browser sessions end with their logins; teachers in a browser log in again after \
+         a restore",
     ),
     (
         "idempotency_keys",

@@ -192,11 +192,11 @@ impl TestApp {
         .await
     }
 
-    /// `POST /oauth/revoke` (RFC 7009).
+    /// `POST /oauth/revoke` (RFC 7009) as the `web` client.
     pub async fn revoke(&self, token: &str) -> reqwest::Response {
         self.client
             .post(self.url("/oauth/revoke"))
-            .form(&[("token", token)])
+            .form(&[("token", token), ("client_id", "web")])
             .send()
             .await
             .unwrap()

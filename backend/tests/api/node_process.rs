@@ -9,7 +9,7 @@ use tokio::{
 };
 
 /// The secret every test node shares, as the nodes of one cluster do.
-pub const CLUSTER_SECRET: &str = "test cluster secret";
+pub const CLUSTER_SECRET: &str = "test cluster secret, long enough to be accepted";
 
 pub struct NodeProcess {
     pub address: SocketAddr,

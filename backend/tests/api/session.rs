@@ -204,3 +204,34 @@ async fn a_web_refresh_moves_the_session_along() {
     assert_eq!(token_with_cookie(&app, &before).await, 401);
     assert_eq!(token_with_cookie(&app, &after).await, 200);
 }
+
+crate::both_engines!(
+    a_login_from_a_foreign_site_gets_tokens_but_no_session_cookie,
+    |engine| async move {
+        let app = TestApp::spawn_with(engine, trust_spa).await;
+        app.add_user("jan", "pw", "teacher").await;
+        let login_from = |origin: &'static str| {
+            app.client
+                .post(app.url("/oauth/token"))
+                .header("origin", origin)
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", "jan"),
+                    ("password", "pw"),
+                    ("client_id", "web"),
+                ])
+                .send()
+        };
+        let foreign = login_from("http://evil.test").await.unwrap();
+        assert_eq!(foreign.status(), 200);
+        assert!(foreign.headers().get("set-cookie").is_none());
+        let body: Value = foreign.json().await.unwrap();
+        assert!(body["access_token"].is_string());
+        // No cookie was planted: the browser has no session to get tokens from.
+        assert_eq!(session_token(&app, Some(SPA)).await.status(), 401);
+
+        let trusted = login_from(SPA).await.unwrap();
+        assert!(trusted.headers().get("set-cookie").is_some());
+        assert_eq!(session_token(&app, Some(SPA)).await.status(), 200);
+    }
+);

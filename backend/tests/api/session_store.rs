@@ -1,12 +1,20 @@
 //! The web sessions logins start, on both engines: a login's session commits with its
 //! tokens, ends the session it replaces, and never takes over someone else's.
 
-use boardcast::store::{now_millis, LoginSession, NewTokenPair, Store, WebLogin, LOGIN_KEY};
+use boardcast::store::{
+    now_millis, LoginSession, LoginSpan, NewTokenPair, Store, WebLogin, LOGIN_KEY,
+};
 use tower_sessions::{session::Id, SessionStore};
 
 use crate::{
     both_engines,
     helpers::{create_teacher, TestDatabase},
+};
+
+/// A login no test here needs to end.
+const UNBOUNDED: LoginSpan = LoginSpan {
+    ends_at: i64::MAX,
+    directory_checked_at: 0,
 };
 
 const NOW: i64 = 1_000;
@@ -43,7 +51,14 @@ both_engines!(
         let user_id = create_teacher(&store, "jan").await;
         let first = session(None);
         let login = store
-            .create_token_family(&user_id, "web", "boardcast", &pair("1"), Some(&first))
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("1"),
+                Some(&first),
+                UNBOUNDED,
+            )
             .await
             .unwrap();
         assert_eq!(login.session, Some(first.id));
@@ -56,7 +71,14 @@ both_engines!(
 
         let second = session(Some(first.id));
         let again = store
-            .create_token_family(&user_id, "web", "boardcast", &pair("2"), Some(&second))
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("2"),
+                Some(&second),
+                UNBOUNDED,
+            )
             .await
             .unwrap();
         assert_eq!(remembered_family(&store, first.id).await, None);
@@ -75,11 +97,25 @@ both_engines!(
         let user_id = create_teacher(&store, "jan").await;
         let taken = session(None);
         let owner = store
-            .create_token_family(&user_id, "web", "boardcast", &pair("a"), Some(&taken))
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("a"),
+                Some(&taken),
+                UNBOUNDED,
+            )
             .await
             .unwrap();
         let intruder = store
-            .create_token_family(&user_id, "web", "boardcast", &pair("b"), Some(&taken))
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("b"),
+                Some(&taken),
+                UNBOUNDED,
+            )
             .await
             .unwrap();
         assert_eq!(intruder.session, None);
@@ -107,7 +143,14 @@ both_engines!(
             let old = session(None);
             let tag = format!("old-{n}");
             store
-                .create_token_family(&user_id, "web", "boardcast", &pair(&tag), Some(&old))
+                .create_token_family(
+                    &user_id,
+                    "web",
+                    "boardcast",
+                    &pair(&tag),
+                    Some(&old),
+                    UNBOUNDED,
+                )
                 .await
                 .unwrap();
             held.push(old.id);
@@ -127,6 +170,7 @@ both_engines!(
                         "boardcast",
                         &pair(&n.to_string()),
                         started.as_ref(),
+                        UNBOUNDED,
                     )
                     .await
                     .unwrap();
@@ -147,3 +191,44 @@ both_engines!(
         }
     }
 );
+
+both_engines!(
+    the_table_keeps_a_digest_of_the_session_id_never_the_id,
+    |engine| async move {
+        let database = TestDatabase::new(engine).await;
+        let store = database.store().await;
+        let user_id = create_teacher(&store, "jan").await;
+        let started = session(None);
+        store
+            .create_token_family(
+                &user_id,
+                "web",
+                "boardcast",
+                &pair("h"),
+                Some(&started),
+                UNBOUNDED,
+            )
+            .await
+            .unwrap();
+        let stored = store.web_sessions();
+        let ids = stored_session_ids(&database).await;
+        let cookie_value = started.id.to_string();
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            cookie_value.as_bytes(),
+        ));
+        assert_eq!(ids, vec![digest]);
+        // The id the browser presents still finds its session.
+        assert!(stored.load(&started.id).await.unwrap().is_some());
+    }
+);
+
+/// Every id column value of `web_sessions`, read straight from the database.
+async fn stored_session_ids(database: &TestDatabase) -> Vec<String> {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&database.url).await.unwrap();
+    sqlx::query_scalar("select id from web_sessions")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap()
+}

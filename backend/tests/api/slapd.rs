@@ -170,6 +170,19 @@ impl Slapd {
         ldap.unbind().await.unwrap();
     }
 
+    /// Deletes the entry `dn`, as the directory's admin would when someone leaves the school.
+    pub async fn delete_entry(&self, dn: &str) {
+        let (driver, mut ldap) = ldap3::LdapConnAsync::new(&self.url()).await.unwrap();
+        ldap3::drive!(driver);
+        ldap.simple_bind(ADMIN_DN, ADMIN_PASSWORD)
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        ldap.delete(dn).await.unwrap().success().unwrap();
+        ldap.unbind().await.unwrap();
+    }
+
     /// Freezes the server: the kernel still completes TCP handshakes, nothing answers.
     /// Returns once the process is stopped (a signal is delivered asynchronously, and a
     /// server still running could answer the next request).

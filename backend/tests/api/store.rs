@@ -3,11 +3,18 @@
 use boardcast::{
     directory::{Identity, Roles},
     store::{
-        Claim, Counter, KeyClaim, LoginLookup, NewTokenPair, NewUser, RotateOutcome, StoreError,
+        Claim, Counter, KeyClaim, LoginLookup, LoginSpan, NewTokenPair, NewUser, RotateOutcome,
+        StoreError,
     },
 };
 
 use crate::{both_engines, helpers::TestDatabase};
+
+/// A login no test here needs to end.
+const UNBOUNDED: LoginSpan = LoginSpan {
+    ends_at: i64::MAX,
+    directory_checked_at: 0,
+};
 
 fn pair(tag: &str, now: i64) -> NewTokenPair {
     NewTokenPair {
@@ -75,7 +82,14 @@ both_engines!(access_tokens_expire_and_revoke, |engine| async move {
     let user = store.create_user(user("jan"), 0).await.unwrap();
     let now = 1_000;
     let family = store
-        .create_token_family(&user.id, "web", "boardcast", &pair("a", now), None)
+        .create_token_family(
+            &user.id,
+            "web",
+            "boardcast",
+            &pair("a", now),
+            None,
+            UNBOUNDED,
+        )
         .await
         .unwrap();
     let principal = store
@@ -90,7 +104,7 @@ both_engines!(access_tokens_expire_and_revoke, |engine| async move {
         .await
         .unwrap()
         .is_none());
-    store.revoke_token("access-a", now).await.unwrap();
+    store.revoke_token("access-a", "web", now).await.unwrap();
     assert!(store
         .find_access_token("access-a", now)
         .await
@@ -104,28 +118,35 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
     let user = store.create_user(user("jan"), 0).await.unwrap();
     let now = 1_000;
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("1", now), None)
+        .create_token_family(
+            &user.id,
+            "web",
+            "boardcast",
+            &pair("1", now),
+            None,
+            UNBOUNDED,
+        )
         .await
         .unwrap();
     let rotated = store
-        .rotate_refresh_token("refresh-1", "web", &pair("2", now), now)
+        .rotate_refresh_token("refresh-1", "web", &pair("2", now), None, now)
         .await
         .unwrap();
     assert!(matches!(rotated, RotateOutcome::Rotated(ref p) if p.username == "jan"));
     assert_eq!(
         store
-            .rotate_refresh_token("refresh-1", "other-client", &pair("x", now), now)
+            .rotate_refresh_token("refresh-1", "other-client", &pair("x", now), None, now)
             .await
             .unwrap(),
         RotateOutcome::Invalid
     );
-    assert_eq!(
+    assert!(matches!(
         store
-            .rotate_refresh_token("refresh-1", "web", &pair("3", now), now)
+            .rotate_refresh_token("refresh-1", "web", &pair("3", now), None, now)
             .await
             .unwrap(),
-        RotateOutcome::Reused
-    );
+        RotateOutcome::Reused(_)
+    ));
     // Reuse revoked the family: the pair issued by the rotation is dead too.
     assert!(store
         .find_access_token("access-2", now)
@@ -134,7 +155,7 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
         .is_none());
     assert_eq!(
         store
-            .rotate_refresh_token("refresh-2", "web", &pair("4", now), now)
+            .rotate_refresh_token("refresh-2", "web", &pair("4", now), None, now)
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -224,7 +245,7 @@ both_engines!(removing_a_user_removes_their_tokens, |engine| async move {
     let store = database.store().await;
     let user = store.create_user(user("jan"), 0).await.unwrap();
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0), None)
+        .create_token_family(&user.id, "web", "boardcast", &pair("a", 0), None, UNBOUNDED)
         .await
         .unwrap();
     store.remove_user("jan").await.unwrap();
@@ -251,12 +272,26 @@ both_engines!(purging_removes_only_dead_tokens, |engine| async move {
     let store = database.store().await;
     let user = store.create_user(user("jan"), 0).await.unwrap();
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("old", 0), None)
+        .create_token_family(
+            &user.id,
+            "web",
+            "boardcast",
+            &pair("old", 0),
+            None,
+            UNBOUNDED,
+        )
         .await
         .unwrap();
     let now = 1_000_000;
     store
-        .create_token_family(&user.id, "web", "boardcast", &pair("new", now), None)
+        .create_token_family(
+            &user.id,
+            "web",
+            "boardcast",
+            &pair("new", now),
+            None,
+            UNBOUNDED,
+        )
         .await
         .unwrap();
     let removed = store.purge_expired_tokens(now).await.unwrap();
@@ -271,14 +306,14 @@ both_engines!(purging_removes_only_dead_tokens, |engine| async move {
         .is_some());
     assert_eq!(
         store
-            .rotate_refresh_token("refresh-old", "web", &pair("x", now), now)
+            .rotate_refresh_token("refresh-old", "web", &pair("x", now), None, now)
             .await
             .unwrap(),
         RotateOutcome::Invalid
     );
     assert!(matches!(
         store
-            .rotate_refresh_token("refresh-new", "web", &pair("y", now), now)
+            .rotate_refresh_token("refresh-new", "web", &pair("y", now), None, now)
             .await
             .unwrap(),
         RotateOutcome::Rotated(_)

@@ -3,7 +3,7 @@
 
 use boardcast::{
     realtime::actions::Action,
-    store::{Appended, BoardRow, NewCommand, NewTokenPair},
+    store::{Appended, BoardRow, LoginSpan, NewCommand, NewTokenPair},
 };
 
 use crate::{
@@ -56,7 +56,17 @@ both_engines!(
             refresh_expires_at: 600_000,
         };
         let login = store
-            .create_token_family(&teacher, "web", "boardcast", &tokens, None)
+            .create_token_family(
+                &teacher,
+                "web",
+                "boardcast",
+                &tokens,
+                None,
+                LoginSpan {
+                    ends_at: i64::MAX,
+                    directory_checked_at: 0,
+                },
+            )
             .await
             .unwrap();
         let command = NewCommand {

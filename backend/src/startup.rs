@@ -188,7 +188,7 @@ impl Drop for AbortOnDrop {
 
 /// Deletes what can no longer be used now and then, keeping the database small: expired
 /// tokens, sessions, pairing codes and idempotency keys, boards nobody paired that went
-/// quiet long ago, and
+/// quiet long ago, attempt counters whose window is over, and
 /// board events older than the history retention.
 async fn purge_expired(store: Store, settings: Arc<Settings>) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
@@ -212,6 +212,14 @@ async fn purge_expired(store: Store, settings: Arc<Settings>) {
                     .await,
             ),
             (
+                "attempt counters",
+                store
+                    .purge_expired_counters(
+                        now - duration_millis(longest_counter_window(&settings)),
+                    )
+                    .await,
+            ),
+            (
                 "board events",
                 store
                     .trim_board_events(now - duration_millis(settings.realtime.history_retention))
@@ -225,4 +233,17 @@ async fn purge_expired(store: Store, settings: Arc<Settings>) {
             }
         }
     }
+}
+
+/// The longest window any attempt counter is kept for (failed logins, pairing guesses, board
+/// registrations per hour): a counter that started longer ago than this counts nothing.
+fn longest_counter_window(settings: &Settings) -> Duration {
+    [
+        settings.auth.login_failure_window,
+        settings.pairing.failure_window,
+        crate::boards::REGISTRATION_WINDOW,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or_default()
 }

@@ -15,7 +15,6 @@ mod idempotency;
 mod lessons;
 mod load;
 mod login_failures;
-mod login_lookups;
 mod login_writes;
 mod nodes;
 mod sessions;
@@ -34,8 +33,7 @@ pub use clients::ClientRow;
 pub use idempotency::{Claim, KeyClaim};
 pub use lessons::{LessonRow, LessonUpdate};
 pub use load::Loader;
-pub use login_failures::Counter;
-pub use login_lookups::{LoginFacts, LoginLookup};
+pub use login_failures::{Budget, Slot};
 pub use nodes::NodeRow;
 pub use sessions::{LoginSession, WebLogin, WebSessions, LOGIN_KEY};
 pub use snapshot::{Column, ColumnType, Snapshot, Table, Value, BACKED_UP, LEFT_OUT};
@@ -118,18 +116,16 @@ pub struct Store {
 
 /// The statements every login runs, each behind its own batcher (see `batch`).
 struct Batches {
-    failure_counters: Batcher<Vec<String>, Vec<login_failures::CounterRow>>,
-    login_lookups: Batcher<LoginLookup, LoginFacts>,
     users: Batcher<String, Option<UserRow>>,
     login_writes: Batcher<login_writes::LoginWrite, bool>,
     appends: Batcher<NewCommand, Appended>,
-    connections: [HeldConnection; 5],
+    connections: [HeldConnection; 3],
     readers: Option<AnyPool>,
 }
 
 impl Batches {
     /// Connections of the SQLite read pool: one per read batcher, one for other reads.
-    const READERS: u32 = 4;
+    const READERS: u32 = 2;
 
     /// Board commands appended per transaction at most: at a busy hour one commit serves many
     /// classrooms.
@@ -143,21 +139,15 @@ impl Batches {
             None => HeldConnection::new(pool.clone(), keep),
         };
         let writer = || HeldConnection::new(pool.clone(), keep);
-        let connections = [reader(), reader(), reader(), writer(), writer()];
-        let [a, b, c, d, e] = connections.clone();
+        let connections = [reader(), writer(), writer()];
+        let [user_reads, logins, appends] = connections.clone();
         Self {
-            failure_counters: Batcher::spawn(move |keys| {
-                login_failures::read_counters(a.clone(), keys)
-            }),
-            login_lookups: Batcher::spawn(move |lookups| {
-                login_lookups::read_login_facts(b.clone(), lookups)
-            }),
-            users: Batcher::spawn(move |names| users::find_users(c.clone(), names)),
+            users: Batcher::spawn(move |names| users::find_users(user_reads.clone(), names)),
             login_writes: Batcher::spawn(move |new| {
-                login_writes::write_batch(d.clone(), engine, new)
+                login_writes::write_batch(logins.clone(), engine, new)
             }),
             appends: Batcher::spawn_sized(Self::MAX_APPENDS, move |commands| {
-                board_append::append_batch(e.clone(), engine, commands)
+                board_append::append_batch(appends.clone(), engine, commands)
             }),
             connections,
             readers: readers.cloned(),

@@ -15,6 +15,7 @@ mod idempotency;
 mod ldap_directory;
 mod ldap_login;
 mod lessons;
+mod limits;
 mod media_cluster;
 mod media_helpers;
 mod node_process;

@@ -12,13 +12,17 @@ use uuid::Uuid;
 
 use crate::{
     auth::{
+        address_key,
         tokens::{digest, mint},
         Throttled, WindowLimit,
     },
     config::PairingSettings,
-    store::{duration_millis, BoardRow, PairingRow, Store, StoreError},
+    store::{duration_millis, BoardRow, Budget, PairingRow, Store, StoreError},
     text, wire_id,
 };
+
+/// Board registrations are budgeted per address per this window (an hour).
+pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(3600);
 
 /// A board heard from within this long counts as online.
 pub const ONLINE_WINDOW: Duration = Duration::from_secs(60);
@@ -73,18 +77,20 @@ pub struct Boards {
     store: Store,
     code_ttl: Duration,
     registrations: WindowLimit,
-    guesses_per_user: WindowLimit,
-    guesses_per_address: WindowLimit,
+    registrations_per_address: i64,
+    guesses: WindowLimit,
+    guesses_per_user: i64,
+    guesses_per_address: i64,
 }
 
 impl Boards {
     pub fn new(store: Store, settings: &PairingSettings) -> Self {
-        let hour = Duration::from_secs(3600);
-        let limit = |max, window| WindowLimit::new(store.clone(), max, window);
         Self {
-            registrations: limit(settings.max_boards_per_address_per_hour, hour),
-            guesses_per_user: limit(settings.max_failures_per_user, settings.failure_window),
-            guesses_per_address: limit(settings.max_failures_per_address, settings.failure_window),
+            registrations: WindowLimit::new(store.clone(), REGISTRATION_WINDOW),
+            registrations_per_address: i64::from(settings.max_boards_per_address_per_hour),
+            guesses: WindowLimit::new(store.clone(), settings.failure_window),
+            guesses_per_user: i64::from(settings.max_failures_per_user),
+            guesses_per_address: i64::from(settings.max_failures_per_address),
             code_ttl: settings.code_ttl,
             store,
         }
@@ -99,11 +105,15 @@ impl Boards {
         now: i64,
     ) -> Result<RegisteredBoard, PairingError> {
         let name = clean_name(name, "name")?;
-        let key = format!("board-addr:{address}");
-        if let Err(throttled) = self.registrations.check(&key, now).await? {
+        let key = address_key("board-addr", address);
+        let budget = Budget {
+            key: &key,
+            max: self.registrations_per_address,
+        };
+        // Every registration counts, so the slot is never given back.
+        if let Err(throttled) = self.registrations.reserve(&[budget], now).await? {
             return Err(PairingError::Throttled(throttled.retry_after));
         }
-        self.registrations.record(&key, now).await?;
         let id = Uuid::new_v4().to_string();
         let secret = mint();
         let board = BoardRow {
@@ -182,31 +192,44 @@ impl Boards {
         }
         let label = clean_name(label, "label")?;
         let user_key = format!("pair-user:{user_id}");
-        let address_key = format!("pair-addr:{address}");
-        for (limit, key) in [
-            (&self.guesses_per_user, &user_key),
-            (&self.guesses_per_address, &address_key),
-        ] {
-            if let Err(Throttled { retry_after }) = limit.check(key, now).await? {
+        let address_key = address_key("pair-addr", address);
+        let budgets = [
+            Budget {
+                key: &user_key,
+                max: self.guesses_per_user,
+            },
+            Budget {
+                key: &address_key,
+                max: self.guesses_per_address,
+            },
+        ];
+        // Counted as a wrong code before the code is looked at, so parallel guesses cannot
+        // all slip through while the counters still read low.
+        let reserved = match self.guesses.reserve(&budgets, now).await? {
+            Ok(reserved) => reserved,
+            Err(Throttled { retry_after }) => {
                 tracing::info!(?retry_after, "pairing attempt throttled");
                 return Err(PairingError::Throttled(retry_after));
             }
-        }
+        };
         let pairing_id = Uuid::new_v4().to_string();
         let paired = self
             .store
             .pair_with_code(code, &pairing_id, user_id, label.as_deref(), now)
-            .await?;
+            .await;
         match paired {
-            Some(pairing) => {
+            Ok(Some(pairing)) => {
+                self.guesses.refund(reserved).await?;
                 tracing::info!(pairing.id = %pairing.id, board.id = %pairing.board_id, "board paired");
                 Ok(pairing)
             }
-            None => {
-                self.guesses_per_user.record(&user_key, now).await?;
-                self.guesses_per_address.record(&address_key, now).await?;
+            Ok(None) => {
                 tracing::info!("pairing refused: invalid code");
                 Err(PairingError::InvalidCode)
+            }
+            Err(error) => {
+                self.guesses.refund(reserved).await?;
+                Err(error.into())
             }
         }
     }

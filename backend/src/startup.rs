@@ -222,7 +222,7 @@ impl Drop for AbortOnDrop {
 
 /// Deletes what can no longer be used now and then, keeping the database small: expired
 /// tokens, sessions, pairing codes and idempotency keys, boards nobody paired that went
-/// quiet long ago, and
+/// quiet long ago, attempt counters whose window is over, and
 /// board events older than the history retention.
 async fn purge_expired(store: Store, settings: Arc<Settings>) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
@@ -242,6 +242,14 @@ async fn purge_expired(store: Store, settings: Arc<Settings>) {
                 store
                     .purge_unpaired_boards(
                         now - duration_millis(settings.pairing.unpaired_board_ttl),
+                    )
+                    .await,
+            ),
+            (
+                "attempt counters",
+                store
+                    .purge_expired_counters(
+                        now - duration_millis(longest_counter_window(&settings)),
                     )
                     .await,
             ),
@@ -271,4 +279,17 @@ fn create_data_dir(path: &std::path::Path) -> anyhow::Result<()> {
         .mode(0o700)
         .create(path)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))
+}
+
+/// The longest window any attempt counter is kept for (failed logins, pairing guesses, board
+/// registrations per hour): a counter that started longer ago than this counts nothing.
+fn longest_counter_window(settings: &Settings) -> Duration {
+    [
+        settings.auth.login_failure_window,
+        settings.pairing.failure_window,
+        crate::boards::REGISTRATION_WINDOW,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or_default()
 }

@@ -7,7 +7,7 @@ mod throttle;
 pub mod tokens;
 
 pub use clients::{AuthenticatedClient, ClientError, Registrar};
-pub use throttle::{LoginThrottle, Throttled, WindowLimit};
+pub use throttle::{address_key, LoginThrottle, Throttled, WindowLimit};
 pub use tokens::{IssuedTokens, TokenService};
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
@@ -95,7 +95,10 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// The resource-owner password grant (RFC 6749 §4.3).
-    #[tracing::instrument(skip_all, fields(client.id = %client.client_id, user.name = %grant.username))]
+    #[tracing::instrument(
+        skip_all,
+        fields(client.id = %client.client_id, user.name = %logged_name(grant.username))
+    )]
     pub async fn password_grant(
         &self,
         client: ClientCredentials,
@@ -117,6 +120,11 @@ impl Authenticator {
         if username.is_empty() {
             return Err(GrantError::InvalidRequest("username is empty".into()));
         }
+        if username.len() > MAX_USERNAME_BYTES {
+            return Err(GrantError::InvalidRequest(format!(
+                "username is longer than {MAX_USERNAME_BYTES} bytes"
+            )));
+        }
         if !crate::text::is_clean_line(username) {
             return Err(GrantError::InvalidRequest(
                 "username: no control characters".into(),
@@ -126,12 +134,23 @@ impl Authenticator {
             // An empty password would be an anonymous LDAP bind: never ask the directory.
             return Err(GrantError::InvalidGrant("the password is empty".into()));
         }
-        let admitted = match self.throttle.check(username, address, now).await? {
-            Ok(admitted) => admitted,
+        let (reserved, stored_user) = tokio::join!(
+            self.throttle.reserve(username, address, now),
+            self.store.find_user(username)
+        );
+        let attempt = match reserved? {
+            Ok(attempt) => attempt,
             Err(throttled) => {
                 tracing::info!(retry_after = ?throttled.retry_after, "login throttled");
                 self.metrics.record_login(LoginOutcome::throttled);
                 return Err(GrantError::Throttled(throttled.retry_after));
+            }
+        };
+        let stored_user = match stored_user {
+            Ok(stored_user) => stored_user,
+            Err(error) => {
+                self.throttle.refund(attempt).await?;
+                return Err(error.into());
             }
         };
         let started = std::time::Instant::now();
@@ -140,14 +159,16 @@ impl Authenticator {
         let identity = match checked {
             Ok(identity) => identity,
             Err(DirectoryError::InvalidCredentials) => {
+                // The attempt keeps its reserved slots: this is the failure they counted.
                 tracing::info!("login refused: wrong username or password");
                 self.metrics.record_login(LoginOutcome::invalid_credentials);
-                self.throttle.record_failure(username, address, now).await?;
                 return Err(GrantError::InvalidGrant(
                     "wrong username or password".into(),
                 ));
             }
             Err(DirectoryError::Unreachable(reason)) => {
+                // Not the person's failure: the attempt counts against nobody.
+                self.throttle.refund(attempt).await?;
                 tracing::warn!(%reason, "login impossible: directory unreachable");
                 self.metrics
                     .record_login(LoginOutcome::directory_unavailable);
@@ -156,10 +177,12 @@ impl Authenticator {
                 ));
             }
             Err(DirectoryError::Other(reason)) => {
+                self.throttle.refund(attempt).await?;
                 self.metrics.record_login(LoginOutcome::error);
                 return Err(GrantError::Internal(reason));
             }
         };
+        self.throttle.succeeded(attempt).await?;
         if identity.roles.is_empty() {
             tracing::info!("login refused: neither teacher nor admin");
             self.metrics.record_login(LoginOutcome::no_role);
@@ -167,12 +190,9 @@ impl Authenticator {
                 "this account is neither a teacher nor an admin".into(),
             ));
         }
-        if admitted.earlier_failures > 0 {
-            self.throttle.record_success(username).await?;
-        }
         let user = self
             .store
-            .record_identity(&identity, admitted.stored_user, now)
+            .record_identity(&identity, stored_user, now)
             .await?;
         let issued = self
             .tokens
@@ -272,6 +292,24 @@ impl Authenticator {
             Err(DirectoryError::Other(reason)) => Err(GrantError::Internal(reason)),
         }
     }
+}
+
+/// Usernames longer than this are refused before anything is asked or counted: no
+/// directory holds such names, and a long one must not fill logs or counter keys.
+const MAX_USERNAME_BYTES: usize = 256;
+
+/// A username as it may appear in logs: whole when short, else a prefix (a refused 300-byte
+/// name is not worth logging whole).
+fn logged_name(username: &str) -> &str {
+    const SHOWN: usize = 64;
+    if username.len() <= SHOWN {
+        return username;
+    }
+    let end = (0..=SHOWN)
+        .rev()
+        .find(|&i| username.is_char_boundary(i))
+        .unwrap_or(0);
+    &username[..end]
 }
 
 /// The scope of a new login: what was asked for if the client may have it, else its default.

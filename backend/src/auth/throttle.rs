@@ -1,15 +1,22 @@
 //! Limits failed logins per username and per client address, and other attempts worth
 //! bounding (pairing-code guesses, board registrations), across the whole cluster: the
 //! counters live in the shared database, so spreading attempts over nodes gains nothing.
+//! Every attempt reserves its slot before it is checked and gets it back when it turns out
+//! not to count, so a burst of parallel guesses is checked at most as often as the budget.
 
-use std::{net::IpAddr, time::Duration};
+use std::{
+    net::{IpAddr, Ipv6Addr},
+    time::Duration,
+};
+
+use unicode_normalization::UnicodeNormalization;
 
 use crate::{
     config::AuthSettings,
-    store::{duration_millis, Counter, LoginLookup, Store, StoreResult, UserRow},
+    store::{duration_millis, Budget, Slot, Store, StoreResult},
 };
 
-/// Login attempts refused until `retry_after` has passed.
+/// Attempts refused until `retry_after` has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttled {
     pub retry_after: Duration,
@@ -25,129 +32,178 @@ impl Throttled {
     }
 }
 
-/// A login the throttle lets through.
+/// The slots one attempt holds; given back with [`WindowLimit::refund`] when it does not count.
 #[derive(Debug)]
-pub struct LoginCheck {
-    /// The username's failures in the current window.
-    pub earlier_failures: i64,
-    pub stored_user: Option<UserRow>,
+#[must_use = "an attempt that does not count must refund its slots"]
+pub struct Reserved(Vec<Slot>);
+
+/// Budgets of attempts per key in a fixed window, cluster-wide.
+#[derive(Clone)]
+pub struct WindowLimit {
+    store: Store,
+    window_ms: i64,
 }
 
-/// Counts failures and says when to stop listening.
+impl WindowLimit {
+    pub fn new(store: Store, window: Duration) -> Self {
+        Self {
+            store,
+            window_ms: duration_millis(window),
+        }
+    }
+
+    /// Takes one attempt from each budget, all or none; `Err(Throttled)` once any is spent.
+    pub async fn reserve(
+        &self,
+        budgets: &[Budget<'_>],
+        now: i64,
+    ) -> StoreResult<Result<Reserved, Throttled>> {
+        Ok(self
+            .store
+            .reserve_attempt(budgets, now, self.window_ms)
+            .await?
+            .map(Reserved)
+            .map_err(|window_end| Throttled::until(window_end, now)))
+    }
+
+    /// Gives an attempt's slots back: it turned out not to count.
+    pub async fn refund(&self, reserved: Reserved) -> StoreResult<()> {
+        self.store.refund_attempt(&reserved.0).await
+    }
+}
+
+/// Failed logins per username and per address.
 #[derive(Clone)]
 pub struct LoginThrottle {
-    store: Store,
+    limit: WindowLimit,
     per_user: i64,
     per_address: i64,
-    window_ms: i64,
+}
+
+/// A login's reserved attempt, and whose.
+#[derive(Debug)]
+pub struct LoginAttempt {
+    reserved: Reserved,
+    user_key: String,
 }
 
 impl LoginThrottle {
     pub fn new(store: Store, settings: &AuthSettings) -> Self {
         Self {
-            store,
+            limit: WindowLimit::new(store, settings.login_failure_window),
             per_user: i64::from(settings.max_failures_per_user),
             per_address: i64::from(settings.max_failures_per_address),
-            window_ms: duration_millis(settings.login_failure_window),
         }
     }
 
-    /// `Err(Throttled)` when either the username or the address has used up its failures;
-    /// otherwise the username's failures so far, and the account stored under `username`
-    /// (read in the same statement, for the login to reuse).
-    pub async fn check(
+    /// Counts the login as a failure in advance; `Err(Throttled)` when the username or the
+    /// address has no failures left.
+    pub async fn reserve(
         &self,
         username: &str,
         address: IpAddr,
         now: i64,
-    ) -> StoreResult<Result<LoginCheck, Throttled>> {
-        let facts = self
-            .store
-            .login_facts(LoginLookup {
-                username: username.to_string(),
-                user_key: user_key(username),
-                address_key: address_key(address),
-            })
-            .await?;
-        let (user_failures, user_window_end) =
-            Counter::open_window(facts.user_counter, now, self.window_ms);
-        let (address_failures, address_window_end) =
-            Counter::open_window(facts.address_counter, now, self.window_ms);
-        let window_end = if user_failures >= self.per_user {
-            user_window_end
-        } else if address_failures >= self.per_address {
-            address_window_end
-        } else {
-            return Ok(Ok(LoginCheck {
-                earlier_failures: user_failures,
-                stored_user: facts.user,
-            }));
-        };
-        Ok(Err(Throttled::until(window_end, now)))
+    ) -> StoreResult<Result<LoginAttempt, Throttled>> {
+        let user_key = user_key(username);
+        let address_key = address_key("addr", address);
+        let budgets = [
+            Budget {
+                key: &user_key,
+                max: self.per_user,
+            },
+            Budget {
+                key: &address_key,
+                max: self.per_address,
+            },
+        ];
+        Ok(self
+            .limit
+            .reserve(&budgets, now)
+            .await?
+            .map(|reserved| LoginAttempt { reserved, user_key }))
     }
 
-    pub async fn record_failure(
-        &self,
-        username: &str,
-        address: IpAddr,
-        now: i64,
-    ) -> StoreResult<()> {
-        self.store
-            .record_login_failure(&user_key(username), now, self.window_ms)
-            .await?;
-        self.store
-            .record_login_failure(&address_key(address), now, self.window_ms)
-            .await
+    /// The login did not fail (the directory could not tell, or it was not a wrong
+    /// password): it counts against nobody.
+    pub async fn refund(&self, attempt: LoginAttempt) -> StoreResult<()> {
+        self.limit.refund(attempt.reserved).await
     }
 
-    /// A successful login forgets the user's failures (not the address's: one good password
-    /// must not reset a guesser's budget for other accounts).
-    pub async fn record_success(&self, username: &str) -> StoreResult<()> {
-        self.store.clear_login_failures(&user_key(username)).await
+    /// A successful login forgets the user's failures and gives the address its attempt back
+    /// (but not the address's other failures: one good password must not reset a guesser's
+    /// budget for other accounts).
+    pub async fn succeeded(&self, attempt: LoginAttempt) -> StoreResult<()> {
+        let LoginAttempt {
+            reserved: Reserved(slots),
+            user_key,
+        } = attempt;
+        self.limit.store.clear_login_failures(&user_key).await?;
+        let others: Vec<Slot> = slots.into_iter().filter(|s| s.key != user_key).collect();
+        self.limit.refund(Reserved(others)).await
     }
 }
 
-fn user_key(username: &str) -> String {
-    format!("user:{}", username.to_lowercase())
+/// The budget key of a username, compared as an LDAP directory compares `uid`
+/// (caseIgnoreMatch): compatibility-normalised (NFKC), trimmed, inner runs of spaces
+/// collapsed, lowercased. So `Teacher`, ` teacher ` and `ｔｅａｃｈｅｒ` share one budget.
+pub fn user_key(username: &str) -> String {
+    let normalised: String = username.nfkc().collect();
+    let words: Vec<&str> = normalised.split_whitespace().collect();
+    format!("user:{}", words.join(" ").to_lowercase())
 }
 
-fn address_key(address: IpAddr) -> String {
-    format!("addr:{address}")
+/// The budget key of a client address under `kind`. An IPv4 client seen through an IPv6
+/// socket (`::ffff:1.2.3.4`) is the IPv4 address; IPv6 clients are grouped by /64, the block
+/// one site or device is usually given, so hopping addresses within it gains nothing.
+pub fn address_key(kind: &str, address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => format!("{kind}:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("{kind}:{v4}"),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                let network = Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0);
+                format!("{kind}:{network}/64")
+            }
+        },
+    }
 }
 
-/// At most `max` counted attempts per key in a fixed window, cluster-wide.
-#[derive(Clone)]
-pub struct WindowLimit {
-    store: Store,
-    max: i64,
-    window_ms: i64,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl WindowLimit {
-    pub fn new(store: Store, max: u32, window: Duration) -> Self {
-        Self {
-            store,
-            max: i64::from(max),
-            window_ms: duration_millis(window),
+    #[test]
+    fn usernames_differing_in_case_spaces_or_width_share_a_key() {
+        let key = user_key("teacher");
+        for variant in [
+            "Teacher",
+            " teacher ",
+            "TEACHER\t",
+            "ｔｅａｃｈｅｒ",
+            "Ｔeacher",
+        ] {
+            assert_eq!(user_key(variant), key, "{variant:?}");
         }
+        assert_eq!(user_key("  jan   de\u{3000}vries "), "user:jan de vries");
+        assert_ne!(user_key("teacher2"), key);
     }
 
-    /// `Err(Throttled)` once `key` has used up its attempts in the current window.
-    pub async fn check(&self, key: &str, now: i64) -> StoreResult<Result<(), Throttled>> {
-        let [(count, window_end)] = self
-            .store
-            .login_failures([key], now, self.window_ms)
-            .await?;
-        if count < self.max {
-            return Ok(Ok(()));
-        }
-        Ok(Err(Throttled::until(window_end, now)))
+    #[test]
+    fn mapped_ipv4_is_the_ipv4_address() {
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        let plain: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(address_key("addr", mapped), "addr:192.0.2.7");
+        assert_eq!(address_key("addr", plain), "addr:192.0.2.7");
     }
 
-    /// Counts one attempt for `key`.
-    pub async fn record(&self, key: &str, now: i64) -> StoreResult<()> {
-        self.store
-            .record_login_failure(key, now, self.window_ms)
-            .await
+    #[test]
+    fn ipv6_addresses_are_grouped_by_64() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let next: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key("addr", one), "addr:2001:db8:1:2::/64");
+        assert_eq!(address_key("addr", one), address_key("addr", other));
+        assert_ne!(address_key("addr", one), address_key("addr", next));
     }
 }

@@ -1,77 +1,70 @@
-//! Failed-login counters shared by every node, so a guesser cannot spread attempts over nodes.
+//! Attempt counters shared by every node (failed logins, pairing-code guesses, board
+//! registrations), so spreading attempts over nodes gains nothing. An attempt takes its slot
+//! *before* it is checked, with a conditional upsert that only counts while the window has
+//! room: a burst of parallel attempts can never be checked more often than the budget allows.
 
-use super::{
-    batch::{placeholders, HeldConnection},
-    Store, StoreResult,
-};
+use sqlx::AnyConnection;
 
-/// A counter as stored: key, start of its window, failures in it.
-pub(super) type CounterRow = (String, i64, i64);
+use super::{Store, StoreResult};
 
-/// A stored failure counter: when its window started and the failures in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counter {
-    pub window_start: i64,
-    pub failures: i64,
+/// One budget an attempt draws on: at most `max` attempts per window under `key`.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget<'a> {
+    pub key: &'a str,
+    pub max: i64,
 }
 
-impl Counter {
-    /// The failures of `counter`'s window if it is still open at `now`, and when that window
-    /// ends; with no open window, none yet and a window starting now.
-    pub fn open_window(counter: Option<Counter>, now: i64, window_ms: i64) -> (i64, i64) {
-        match counter {
-            Some(c) if c.window_start + window_ms > now => (c.failures, c.window_start + window_ms),
-            _ => (0, now + window_ms),
-        }
-    }
+/// A slot an attempt took: the counter's key and the window it was counted in, so a refund
+/// never takes from a later window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub key: String,
+    pub window_start: i64,
 }
 
 impl Store {
-    /// For each key, the failures recorded in the window still open at `now` and when that
-    /// window ends. Concurrent callers share one statement (see `batch`). Logins read theirs
-    /// with their account instead (`login_facts`).
-    pub async fn login_failures<const N: usize>(
+    /// Takes one slot in every budget, all or none, in one write transaction. `Err` holds when
+    /// the window of the first spent budget ends. Budgets are always taken in the order given,
+    /// so concurrent reservations lock counters in the same order and cannot deadlock.
+    pub async fn reserve_attempt(
         &self,
-        keys: [&str; N],
+        budgets: &[Budget<'_>],
         now: i64,
         window_ms: i64,
-    ) -> StoreResult<[(i64, i64); N]> {
-        let rows = self
-            .batches
-            .failure_counters
-            .call(keys.iter().map(|key| key.to_string()).collect())
-            .await?;
-        Ok(keys.map(|key| {
-            let counter =
-                rows.iter()
-                    .find(|(k, _, _)| k == key)
-                    .map(|&(_, window_start, failures)| Counter {
-                        window_start,
-                        failures,
-                    });
-            Counter::open_window(counter, now, window_ms)
-        }))
+    ) -> StoreResult<Result<Vec<Slot>, i64>> {
+        let mut tx = self.begin_write().await?;
+        let mut slots = Vec::with_capacity(budgets.len());
+        for budget in budgets {
+            match take_slot(&mut tx, budget, now, window_ms).await? {
+                Some(window_start) => slots.push(Slot {
+                    key: budget.key.to_string(),
+                    window_start,
+                }),
+                None => {
+                    let window_end = window_end(&mut tx, budget.key, now, window_ms).await?;
+                    tx.rollback().await?;
+                    return Ok(Err(window_end));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(slots))
     }
 
-    /// Counts one more failure for `key`, starting a new window when the old one is over.
-    /// One statement, so concurrent failures on several nodes are all counted.
-    pub async fn record_login_failure(
-        &self,
-        key: &str,
-        now: i64,
-        window_ms: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "insert into login_failures (key, window_start, failures) values ($1, $2, 1) \
-             on conflict (key) do update set \
-               failures = case when login_failures.window_start + $3 > $2 then login_failures.failures + 1 else 1 end, \
-               window_start = case when login_failures.window_start + $3 > $2 then login_failures.window_start else $2 end",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(window_ms)
-        .execute(&self.pool)
-        .await?;
+    /// Gives slots back (the attempt turned out not to count), in one write transaction.
+    pub async fn refund_attempt(&self, slots: &[Slot]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for slot in slots {
+            sqlx::query(
+                "update login_failures set failures = failures - 1 \
+                 where key = $1 and window_start = $2 and failures > 0",
+            )
+            .bind(&slot.key)
+            .bind(slot.window_start)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -83,34 +76,58 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Deletes counters whose window started before `started_before` (the longest window
+    /// ago): they count nothing any more. The number deleted.
+    pub async fn purge_expired_counters(&self, started_before: i64) -> StoreResult<u64> {
+        let deleted = sqlx::query("delete from login_failures where window_start < $1")
+            .bind(started_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected())
+    }
 }
 
-/// One statement reading the counters of a batch of logins; each gets the rows of its keys.
-pub(super) async fn read_counters(
-    held: HeldConnection,
-    requests: Vec<Vec<String>>,
-) -> StoreResult<Vec<Vec<CounterRow>>> {
-    let keys: Vec<&String> = requests.iter().flatten().collect();
+/// Counts one attempt under `budget` if its window has room, starting a new window when the
+/// old one is over; the window's start when counted, `None` when the budget is spent. One
+/// statement: PostgreSQL re-checks the condition on the row it locked, SQLite runs it under
+/// the write lock.
+async fn take_slot(
+    connection: &mut AnyConnection,
+    budget: &Budget<'_>,
+    now: i64,
+    window_ms: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let open = "login_failures.window_start + $3 > $2";
     let sql = format!(
-        "select key, window_start, failures from login_failures where key in ({})",
-        placeholders(1, keys.len())
+        "insert into login_failures (key, window_start, failures) values ($1, $2, 1) \
+         on conflict (key) do update set \
+           failures = case when {open} then login_failures.failures + 1 else 1 end, \
+           window_start = case when {open} then login_failures.window_start else $2 end \
+         where not ({open}) or login_failures.failures < $4 \
+         returning window_start"
     );
-    let mut query = sqlx::query_as::<_, CounterRow>(&sql);
-    for key in keys {
-        query = query.bind(key);
-    }
-    let mut lease = held.lease().await?;
-    let rows = query
-        .fetch_all(lease.connection()?)
-        .await
-        .map_err(|e| lease.failed(e))?;
-    Ok(requests
-        .iter()
-        .map(|keys| {
-            rows.iter()
-                .filter(|(key, _, _)| keys.contains(key))
-                .cloned()
-                .collect()
-        })
-        .collect())
+    let taken: Option<(i64,)> = sqlx::query_as(&sql)
+        .bind(budget.key)
+        .bind(now)
+        .bind(window_ms)
+        .bind(budget.max)
+        .fetch_optional(&mut *connection)
+        .await?;
+    Ok(taken.map(|(window_start,)| window_start))
+}
+
+/// When the window of `key`'s counter ends (for a refusal's `Retry-After`).
+async fn window_end(
+    connection: &mut AnyConnection,
+    key: &str,
+    now: i64,
+    window_ms: i64,
+) -> Result<i64, sqlx::Error> {
+    let start: Option<(i64,)> =
+        sqlx::query_as("select window_start from login_failures where key = $1")
+            .bind(key)
+            .fetch_optional(&mut *connection)
+            .await?;
+    Ok(start.map_or(now, |(start,)| start) + window_ms)
 }

@@ -15,7 +15,6 @@ mod idempotency;
 mod lessons;
 mod load;
 mod login_failures;
-mod login_lookups;
 mod login_writes;
 mod nodes;
 mod sessions;
@@ -34,8 +33,7 @@ pub use clients::ClientRow;
 pub use idempotency::{Claim, KeyClaim};
 pub use lessons::{LessonRow, LessonUpdate};
 pub use load::Loader;
-pub use login_failures::Counter;
-pub use login_lookups::{LoginFacts, LoginLookup};
+pub use login_failures::{Budget, Slot};
 pub use nodes::NodeRow;
 pub use sessions::{LoginSession, WebLogin, WebSessions, LOGIN_KEY};
 pub use snapshot::{Column, ColumnType, Snapshot, Table, Value, BACKED_UP, LEFT_OUT};
@@ -137,12 +135,10 @@ pub struct Store {
 
 /// The statements every login runs, each behind its own batcher (see `batch`).
 struct Batches {
-    failure_counters: Batcher<Vec<String>, Vec<login_failures::CounterRow>>,
-    login_lookups: Batcher<LoginLookup, LoginFacts>,
     users: Batcher<String, Option<UserRow>>,
     login_writes: Batcher<login_writes::LoginWrite, bool>,
     appends: Batcher<NewCommand, Appended>,
-    connections: [HeldConnection; 5],
+    connections: [HeldConnection; 3],
     readers: Option<AnyPool>,
     /// How long a batch, or a readiness probe, may wait for the database.
     deadline: Duration,
@@ -150,7 +146,7 @@ struct Batches {
 
 impl Batches {
     /// Connections of the SQLite read pool: one per read batcher, one for other reads.
-    const READERS: u32 = 4;
+    const READERS: u32 = 2;
 
     /// Board commands appended per transaction at most: at a busy hour one commit serves many
     /// classrooms.
@@ -172,18 +168,19 @@ impl Batches {
             Some(readers) => HeldConnection::kept(readers.clone(), None),
             None => writer(),
         };
-        let connections = [reader(), reader(), reader(), writer(), writer()];
-        let [a, b, c, d, e] = connections.clone();
+        let connections = [reader(), writer(), writer()];
+        let [user_reads, logins, appends] = connections.clone();
         Self {
-            failure_counters: Batcher::spawn(a, deadline, login_failures::read_counters),
-            login_lookups: Batcher::spawn(b, deadline, login_lookups::read_login_facts),
-            users: Batcher::spawn(c, deadline, users::find_users),
-            login_writes: Batcher::spawn(d, deadline, move |held, new| {
+            users: Batcher::spawn(user_reads, deadline, users::find_users),
+            login_writes: Batcher::spawn(logins, deadline, move |held, new| {
                 login_writes::write_batch(held, engine, new)
             }),
-            appends: Batcher::spawn_sized(Self::MAX_APPENDS, e, deadline, move |held, commands| {
-                board_append::append_batch(held, engine, commands)
-            }),
+            appends: Batcher::spawn_sized(
+                Self::MAX_APPENDS,
+                appends,
+                deadline,
+                move |held, commands| board_append::append_batch(held, engine, commands),
+            ),
             connections,
             readers: readers.cloned(),
             deadline,

@@ -21,6 +21,7 @@ mod ldap_directory;
 mod ldap_login;
 mod ldap_tls;
 mod lessons;
+mod limits;
 mod login_lifetime;
 mod media_cluster;
 mod media_helpers;

@@ -2,10 +2,7 @@
 
 use boardcast::{
     directory::{Identity, Roles},
-    store::{
-        Claim, Counter, KeyClaim, LoginLookup, LoginSpan, NewTokenPair, NewUser, RotateOutcome,
-        StoreError,
-    },
+    store::{Claim, KeyClaim, LoginSpan, NewTokenPair, NewUser, RotateOutcome, StoreError},
 };
 
 use crate::{both_engines, helpers::TestDatabase};
@@ -161,84 +158,6 @@ both_engines!(refresh_rotation_is_single_use, |engine| async move {
         RotateOutcome::Invalid
     );
 });
-
-both_engines!(login_failures_count_within_a_window, |engine| async move {
-    let database = TestDatabase::new(engine).await;
-    let store = database.store().await;
-    let keys = ["user:jan", "addr:10.0.0.1"];
-    for _ in 0..3 {
-        store
-            .record_login_failure("user:jan", 1_000, 10_000)
-            .await
-            .unwrap();
-    }
-    store
-        .record_login_failure("addr:10.0.0.1", 2_000, 10_000)
-        .await
-        .unwrap();
-    let counts = store.login_failures(keys, 5_000, 10_000).await.unwrap();
-    assert_eq!(counts, [(3, 11_000), (1, 12_000)]);
-    let counts = store.login_failures(keys, 11_000, 10_000).await.unwrap();
-    assert_eq!(counts[0].0, 0, "the user's window is over");
-    assert_eq!(counts[1].0, 1, "the address's is not");
-    store
-        .record_login_failure("user:jan", 12_000, 10_000)
-        .await
-        .unwrap();
-    let counts = store.login_failures(keys, 12_000, 10_000).await.unwrap();
-    assert_eq!(counts[0], (1, 22_000));
-    store.clear_login_failures("user:jan").await.unwrap();
-    let counts = store.login_failures(keys, 12_000, 10_000).await.unwrap();
-    assert_eq!(counts[0].0, 0);
-});
-
-both_engines!(
-    a_login_reads_its_counters_and_account_at_once,
-    |engine| async move {
-        let database = TestDatabase::new(engine).await;
-        let store = database.store().await;
-        let jan = store.create_user(user("jan"), 0).await.unwrap();
-        store
-            .record_login_failure("user:jan", 1_000, 10_000)
-            .await
-            .unwrap();
-        for _ in 0..2 {
-            store
-                .record_login_failure("addr:10.0.0.2", 2_000, 10_000)
-                .await
-                .unwrap();
-        }
-        let lookup = |name: &str, address: &str| LoginLookup {
-            username: name.into(),
-            user_key: format!("user:{name}"),
-            address_key: format!("addr:{address}"),
-        };
-        // Sent together, so they share statements: each must still get its own facts.
-        let (a, b, c) = tokio::join!(
-            store.login_facts(lookup("jan", "10.0.0.1")),
-            store.login_facts(lookup("piet", "10.0.0.2")),
-            store.login_facts(lookup("jan", "10.0.0.2")),
-        );
-        let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
-        let jan_failures = Some(Counter {
-            window_start: 1_000,
-            failures: 1,
-        });
-        let address_failures = Some(Counter {
-            window_start: 2_000,
-            failures: 2,
-        });
-        assert_eq!(a.user.as_ref().map(|u| &u.id), Some(&jan.id));
-        assert_eq!(a.user_counter, jan_failures);
-        assert_eq!(a.address_counter, None);
-        assert!(b.user.is_none(), "piet has no account");
-        assert_eq!(b.user_counter, None);
-        assert_eq!(b.address_counter, address_failures);
-        assert_eq!(c.user.map(|u| u.username), Some("jan".into()));
-        assert_eq!(c.user_counter, jan_failures);
-        assert_eq!(c.address_counter, address_failures);
-    }
-);
 
 both_engines!(removing_a_user_removes_their_tokens, |engine| async move {
     let database = TestDatabase::new(engine).await;

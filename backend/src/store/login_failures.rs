@@ -32,49 +32,58 @@ impl Store {
         now: i64,
         window_ms: i64,
     ) -> StoreResult<Result<Vec<Slot>, i64>> {
-        let mut tx = self.begin_write().await?;
-        let mut slots = Vec::with_capacity(budgets.len());
-        for budget in budgets {
-            match take_slot(&mut tx, budget, now, window_ms).await? {
-                Some(window_start) => slots.push(Slot {
-                    key: budget.key.to_string(),
-                    window_start,
-                }),
-                None => {
-                    let window_end = window_end(&mut tx, budget.key, now, window_ms).await?;
-                    tx.rollback().await?;
-                    return Ok(Err(window_end));
+        self.within_deadline(async {
+            let mut tx = self.begin_write().await?;
+            let mut slots = Vec::with_capacity(budgets.len());
+            for budget in budgets {
+                match take_slot(&mut tx, budget, now, window_ms).await? {
+                    Some(window_start) => slots.push(Slot {
+                        key: budget.key.to_string(),
+                        window_start,
+                    }),
+                    None => {
+                        let window_end = window_end(&mut tx, budget.key, now, window_ms).await?;
+                        tx.rollback().await?;
+                        return Ok(Err(window_end));
+                    }
                 }
             }
-        }
-        tx.commit().await?;
-        Ok(Ok(slots))
+            tx.commit().await?;
+            Ok(Ok(slots))
+        })
+        .await
     }
 
     /// Gives slots back (the attempt turned out not to count), in one write transaction.
     pub async fn refund_attempt(&self, slots: &[Slot]) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        for slot in slots {
-            sqlx::query(
-                "update login_failures set failures = failures - 1 \
-                 where key = $1 and window_start = $2 and failures > 0",
-            )
-            .bind(&slot.key)
-            .bind(slot.window_start)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.within_deadline(async {
+            let mut tx = self.begin_write().await?;
+            for slot in slots {
+                sqlx::query(
+                    "update login_failures set failures = failures - 1 \
+                     where key = $1 and window_start = $2 and failures > 0",
+                )
+                .bind(&slot.key)
+                .bind(slot.window_start)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Forgets the failures of `key` (after a successful login of that user).
     pub async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        sqlx::query("delete from login_failures where key = $1")
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.within_deadline(async {
+            sqlx::query("delete from login_failures where key = $1")
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes counters whose window started before `started_before` (the longest window

@@ -302,6 +302,19 @@ impl Store {
         })
     }
 
+    /// Runs `work`, a statement or transaction on the pool outside the batchers, within the
+    /// statement deadline: a connection that stopped answering fails it fast (503) rather
+    /// than holding a login until TCP gives up, minutes later.
+    async fn within_deadline<T>(
+        &self,
+        work: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let deadline = self.batches.deadline;
+        tokio::time::timeout(deadline, work)
+            .await
+            .map_err(|_| StoreError::stalled(deadline))?
+    }
+
     /// Where reads that may run beside a write go: SQLite's readers (WAL), else the pool.
     fn read_pool(&self) -> &AnyPool {
         self.batches.readers.as_ref().unwrap_or(&self.pool)

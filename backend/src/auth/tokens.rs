@@ -14,6 +14,7 @@ use std::{
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 use tower_sessions::session::Id;
 
 use crate::{
@@ -50,7 +51,21 @@ pub struct TokenService {
     login_lifetime: Duration,
     cache_window: Duration,
     cache: Arc<Mutex<HashMap<String, (TokenPrincipal, Instant)>>>,
+    revocations: broadcast::Sender<Revocation>,
 }
+
+/// A revocation made on this node, told to its sockets so that those opened with what was
+/// revoked close at once rather than at their next periodic check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// One access token, by digest.
+    AccessToken(String),
+    /// A whole login (token family), by id.
+    Login(String),
+}
+
+/// Revocations waiting for the realtime side; more in a burst only cost its periodic check.
+const REVOCATIONS_QUEUED: usize = 256;
 
 /// A new random token: 32 bytes from the OS CSPRNG, hex encoded.
 pub fn mint() -> String {
@@ -79,7 +94,13 @@ impl TokenService {
             login_lifetime,
             cache_window: settings.token_cache_window,
             cache: Arc::default(),
+            revocations: broadcast::channel(REVOCATIONS_QUEUED).0,
         }
+    }
+
+    /// Every revocation made through this service from now on.
+    pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
+        self.revocations.subscribe()
     }
 
     fn new_pair(&self, now: i64) -> (String, String, NewTokenPair) {
@@ -247,8 +268,14 @@ impl TokenService {
         let digest = digest(token);
         let revoked = self.store.revoke_token(&digest, client_id, now).await?;
         match &revoked {
-            Some(RevokedToken::Access) => self.forget_token(&digest),
-            Some(RevokedToken::Login(family_id)) => self.forget_login(family_id),
+            Some(RevokedToken::Access) => {
+                self.forget_token(&digest);
+                self.announce(Revocation::AccessToken(digest));
+            }
+            Some(RevokedToken::Login(family_id)) => {
+                self.forget_login(family_id);
+                self.announce(Revocation::Login(family_id.clone()));
+            }
             None => {}
         }
         Ok(revoked)
@@ -258,7 +285,13 @@ impl TokenService {
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
         self.store.revoke_token_family(family_id, now).await?;
         self.forget_login(family_id);
+        self.announce(Revocation::Login(family_id.to_string()));
         Ok(())
+    }
+
+    /// Tells the realtime side, when it listens (a node without sockets yet has no one).
+    fn announce(&self, revocation: Revocation) {
+        let _no_listener_yet = self.revocations.send(revocation);
     }
 
     fn cached(&self, digest: &str, now: i64) -> Option<TokenPrincipal> {

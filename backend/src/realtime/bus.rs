@@ -50,6 +50,11 @@ pub enum Signal {
     },
     /// A pairing was deleted: close its controllers (4003), the board may need a code.
     Unpaired { board: String, pairing: String },
+    /// The login of this token family was revoked: close its controllers (4001).
+    LoginRevoked { login: String },
+    /// The access token of this digest was revoked: close the controllers that said hello
+    /// with it (4001).
+    TokenRevoked { token: String },
     /// How many sockets of the board the sending node has now.
     Presence {
         board: String,

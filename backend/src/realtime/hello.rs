@@ -8,6 +8,7 @@ use axum::extract::ws::{Message, WebSocket};
 
 use super::{
     frames::{self, ClientFrame, Hello, Role},
+    hub::Credential,
     Realtime,
 };
 use crate::{boards::PairingError, directory::Roles, store::now_millis};
@@ -35,7 +36,7 @@ pub(super) struct Greeted {
     /// A controller whose teacher is also an admin (may open any lesson).
     pub is_admin: bool,
     pub pairing_id: Option<String>,
-    pub family_id: Option<String>,
+    pub credential: Option<Credential>,
     pub offset: Option<i64>,
 }
 
@@ -91,7 +92,7 @@ async fn greet_board(realtime: &Realtime, hello: Hello, now: i64) -> Result<Gree
         user_id: None,
         is_admin: false,
         pairing_id: None,
-        family_id: None,
+        credential: None,
         offset: hello.offset,
     })
 }
@@ -127,7 +128,10 @@ async fn greet_controller(realtime: &Realtime, hello: Hello, now: i64) -> Result
         user_id: Some(principal.user_id),
         is_admin: roles.admin,
         pairing_id: Some(pairing.id),
-        family_id: Some(principal.family_id),
+        credential: Some(Credential {
+            family_id: principal.family_id,
+            token_digest: crate::auth::tokens::digest(&token),
+        }),
         offset: hello.offset,
     })
 }

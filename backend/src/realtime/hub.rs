@@ -49,6 +49,15 @@ struct Requests {
     wants_code: AtomicBool,
 }
 
+/// The access token a controller said hello with, and its login: revoking either closes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The login (token family).
+    pub family_id: String,
+    /// The access token's digest.
+    pub token_digest: String,
+}
+
 /// One open socket, as the hub sees it.
 pub struct Peer {
     id: u64,
@@ -56,8 +65,8 @@ pub struct Peer {
     pub role: Role,
     /// The pairing a controller steers through.
     pub pairing_id: Option<String>,
-    /// The login (token family) a controller said hello with.
-    pub family_id: Option<String>,
+    /// What a controller said hello with.
+    pub credential: Option<Credential>,
     outbox: mpsc::Sender<Outgoing>,
     requests: Requests,
     /// Woken whenever `requests` changed.
@@ -184,7 +193,7 @@ impl Hub {
         board_id: &str,
         role: Role,
         pairing_id: Option<String>,
-        family_id: Option<String>,
+        credential: Option<Credential>,
     ) -> (Membership, mpsc::Receiver<Outgoing>) {
         let (outbox, receiver) = mpsc::channel(OUTBOX_CAPACITY);
         let peer = Arc::new(Peer {
@@ -192,7 +201,7 @@ impl Hub {
             board_id: board_id.to_string(),
             role,
             pairing_id,
-            family_id,
+            credential,
             outbox,
             requests: Requests::default(),
             attention: Notify::new(),
@@ -317,7 +326,24 @@ impl Hub {
     /// Closes the controller sockets opened with a login of `family_id`.
     pub fn close_login(&self, family_id: &str, code: u16, reason: &'static str) {
         self.close_where(
-            |peer| peer.family_id.as_deref() == Some(family_id),
+            |peer| {
+                peer.credential
+                    .as_ref()
+                    .is_some_and(|credential| credential.family_id == family_id)
+            },
+            code,
+            reason,
+        );
+    }
+
+    /// Closes the controller sockets opened with the access token of `token_digest`.
+    pub fn close_token(&self, token_digest: &str, code: u16, reason: &'static str) {
+        self.close_where(
+            |peer| {
+                peer.credential
+                    .as_ref()
+                    .is_some_and(|credential| credential.token_digest == token_digest)
+            },
             code,
             reason,
         );
@@ -325,7 +351,12 @@ impl Hub {
 
     /// The logins of the controller sockets here.
     pub fn logins(&self) -> Vec<String> {
-        self.distinct(|peer| peer.family_id.clone())
+        self.distinct(|peer| Some(peer.credential.as_ref()?.family_id.clone()))
+    }
+
+    /// The digests of the access tokens the controller sockets here said hello with.
+    pub fn tokens(&self) -> Vec<String> {
+        self.distinct(|peer| Some(peer.credential.as_ref()?.token_digest.clone()))
     }
 
     /// Closes every socket (the node is stopping).
@@ -508,14 +539,40 @@ mod tests {
     async fn closing_a_pairing_reaches_only_its_controllers() {
         let hub = Hub::start();
         let (board, _) = hub.join("b", Role::Board, None, None);
-        let (mine, _) = hub.join("b", Role::Controller, Some("p1".into()), Some("f1".into()));
-        let (other, _) = hub.join("b", Role::Controller, Some("p2".into()), Some("f2".into()));
+        let credential = |family: &str, token: &str| {
+            Some(Credential {
+                family_id: family.into(),
+                token_digest: token.into(),
+            })
+        };
+        let (mine, _) = hub.join(
+            "b",
+            Role::Controller,
+            Some("p1".into()),
+            credential("f1", "t1"),
+        );
+        let (other, _) = hub.join(
+            "b",
+            Role::Controller,
+            Some("p2".into()),
+            credential("f2", "t2"),
+        );
+        let (third, _) = hub.join(
+            "b",
+            Role::Controller,
+            Some("p2".into()),
+            credential("f2", "t3"),
+        );
         hub.close_pairing("p1", 4003, "pairing revoked");
         assert_eq!(mine.peer().take_close(), Some((4003, "pairing revoked")));
         assert_eq!(other.peer().take_close(), None);
         assert_eq!(board.peer().take_close(), None);
         assert_eq!(hub.pairings(), vec!["p1".to_string(), "p2".to_string()]);
         assert_eq!(hub.logins(), vec!["f1".to_string(), "f2".to_string()]);
+        assert_eq!(hub.tokens(), ["t1", "t2", "t3"].map(String::from).to_vec());
+        hub.close_token("t3", 4001, "token revoked");
+        assert_eq!(third.peer().take_close(), Some((4001, "token revoked")));
+        assert_eq!(other.peer().take_close(), None);
         hub.close_login("f2", 4001, "login ended");
         assert_eq!(other.peer().take_close(), Some((4001, "login ended")));
         assert_eq!(mine.peer().take_close(), None);

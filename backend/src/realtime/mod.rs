@@ -22,6 +22,7 @@ pub use self::hub::{Hub, OUTBOX_CAPACITY};
 use self::{
     bus::{Bus, Envelope, LocalBus, PgBus, Signal},
     frames::{Role, ServerFrame},
+    hello::BAD_CREDENTIALS,
     presence::Presence,
 };
 use crate::{
@@ -64,7 +65,7 @@ impl Realtime {
     /// Starts the node's realtime side; on PostgreSQL also its listener (which needs the
     /// database URL: LISTEN holds a connection of its own, outside the pool). Controllers
     /// whose login ended are closed within the token cache window (the same bound revocation
-    /// has everywhere else).
+    /// has everywhere else); a revocation made on any node closes them at once.
     pub fn start(
         settings: &Settings,
         store: Store,
@@ -74,6 +75,7 @@ impl Realtime {
     ) -> Self {
         let database_url = settings.database_url();
         let login_check_every = settings.auth.token_cache_window;
+        let revocations = tokens.revocations();
         let instance = uuid::Uuid::new_v4().to_string();
         let bus: Box<dyn Bus> = match store.engine() {
             Engine::Sqlite => Box::new(LocalBus),
@@ -97,6 +99,7 @@ impl Realtime {
         let mut background = vec![
             presence::spawn_refresh(realtime.downgrade()),
             logins::spawn_check(realtime.downgrade(), login_check_every),
+            logins::spawn_revocations(realtime.downgrade(), revocations),
         ];
         if store.engine() == Engine::Postgres {
             background.push(listener::spawn(
@@ -282,6 +285,12 @@ impl Realtime {
             Signal::Unpaired { board, pairing } => {
                 hub.close_pairing(pairing, 4003, "pairing revoked");
                 hub.ask_for_code(board);
+            }
+            Signal::LoginRevoked { login } => {
+                hub.close_login(login, BAD_CREDENTIALS, "the login has ended");
+            }
+            Signal::TokenRevoked { token } => {
+                hub.close_token(token, BAD_CREDENTIALS, "the access token was revoked");
             }
             Signal::Presence { .. } => {}
         }

@@ -48,7 +48,7 @@ pub async fn serve(mut socket: WebSocket, realtime: Realtime, hello_timeout: Dur
         &greeted.board_id,
         greeted.role,
         greeted.pairing_id.clone(),
-        greeted.family_id.clone(),
+        greeted.credential.clone(),
     );
     realtime.presence_changed(&greeted.board_id);
     let mut connection = Connection {

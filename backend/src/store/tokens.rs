@@ -366,6 +366,25 @@ impl Store {
         Ok(live)
     }
 
+    /// Which of the access tokens `digests` were revoked (one by one; a revoked login is
+    /// [`Store::live_logins`]'s answer). A token deleted after expiring is not among them.
+    pub async fn revoked_access_tokens(&self, digests: &[String]) -> StoreResult<Vec<String>> {
+        let mut revoked = Vec::new();
+        for chunk in digests.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "select digest from tokens \
+                 where digest in ({}) and kind = 'access' and revoked_at is not null",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql);
+            for digest in chunk {
+                query = query.bind(digest);
+            }
+            revoked.extend(query.fetch_all(&self.pool).await?);
+        }
+        Ok(revoked)
+    }
+
     /// Revokes every token of a login (logout of one device).
     pub async fn revoke_token_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
         revoke_family(&self.pool, family_id, now).await

@@ -531,6 +531,46 @@ both_engines!(
     }
 );
 
+/// How soon a revocation reaches the sockets it ends: well inside the periodic check, which
+/// the tests below set far away so that only the revocation itself can close them.
+const REVOCATION_REACHES_SOCKETS: std::time::Duration = std::time::Duration::from_secs(1);
+
+both_engines!(
+    a_controller_closes_when_the_access_token_it_said_hello_with_is_revoked,
+    |engine: Engine| async move {
+        let app = TestApp::spawn_with(engine, |settings| {
+            settings.auth.token_cache_window = std::time::Duration::from_secs(60);
+        })
+        .await;
+        let board = crate::ws_client::register_board(&app, "Room 12").await;
+        let (mut board_socket, _) = board_socket(app.address, &board, None).await;
+        let code = board_socket.next_of("code").await;
+        app.add_user("jdevries", "pw", "teacher").await;
+        let tokens = app.login("jdevries", "pw").await;
+        let first = tokens["access_token"].as_str().unwrap();
+        let pairing =
+            crate::ws_client::pair_with_code(&app, first, code["code"].as_str().unwrap()).await;
+        let refreshed: serde_json::Value = app
+            .refresh(tokens["refresh_token"].as_str().unwrap())
+            .await
+            .json()
+            .await
+            .unwrap();
+        let second = refreshed["access_token"].as_str().unwrap();
+        let (mut revoked_one, _) = controller_socket(app.address, first, &pairing, None).await;
+        let (mut other_one, _) = controller_socket(app.address, second, &pairing, None).await;
+
+        assert_eq!(app.revoke(first).await.status(), 200);
+        let closed = tokio::time::timeout(REVOCATION_REACHES_SOCKETS, revoked_one.closed())
+            .await
+            .expect("the socket outlived its revoked token by more than a second");
+        assert_eq!(closed, 4001);
+        // The login goes on: the socket opened with its other access token stays.
+        other_one.round_trip().await;
+        board_socket.round_trip().await;
+    }
+);
+
 /// The node answers a command with two frames, its ack and its event. Were the second held
 /// back until the client acknowledged the first (Nagle's algorithm), a client that delays its
 /// acknowledgements, as Linux does once a connection looks interactive, would wait about

@@ -69,6 +69,28 @@ async fn a_board_on_one_node_is_steered_from_another() {
     assert_eq!(controller.closed().await, 4003);
 }
 
+/// A teacher logging out on one node closes their controller on another within a second,
+/// long before either node's periodic check.
+#[tokio::test]
+async fn a_revocation_on_one_node_closes_its_sockets_on_another() {
+    let database = TestDatabase::new(Engine::Postgres).await;
+    let far_check = |settings: &mut boardcast::config::Settings| {
+        settings.auth.token_cache_window = std::time::Duration::from_secs(60);
+    };
+    let a = TestApp::spawn_on(&database.url, far_check).await;
+    let b = TestApp::spawn_on(&database.url, far_check).await;
+    let mut room = Classroom::open(&a, "jdevries").await;
+    let (mut controller, _) = room.controller(b.address).await;
+    controller.round_trip().await;
+
+    assert_eq!(a.revoke(&room.token).await.status(), 200);
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(1), controller.closed())
+        .await
+        .expect("the socket on the other node outlived the revocation by more than a second");
+    assert_eq!(closed, 4001);
+    room.board_socket.round_trip().await;
+}
+
 /// Ends the database connections that LISTEN, as a failover or a network cut would, once
 /// `expected` of them are listening; how many were ended.
 async fn cut_listeners(app: &TestApp, expected: usize) -> usize {

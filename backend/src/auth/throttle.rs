@@ -137,9 +137,11 @@ impl LoginThrottle {
             reserved: Reserved(slots),
             user_key,
         } = attempt;
-        self.limit.store.clear_login_failures(&user_key).await?;
         let others: Vec<Slot> = slots.into_iter().filter(|s| s.key != user_key).collect();
-        self.limit.refund(Reserved(others)).await
+        self.limit
+            .store
+            .release_attempt(&others, Some(&user_key))
+            .await
     }
 }
 

@@ -11,6 +11,7 @@ mod board_append;
 mod board_log;
 mod boards;
 mod clients;
+mod counter_batch;
 mod idempotency;
 mod lessons;
 mod load;
@@ -138,7 +139,8 @@ struct Batches {
     users: Batcher<String, Option<UserRow>>,
     login_writes: Batcher<login_writes::LoginWrite, bool>,
     appends: Batcher<NewCommand, Appended>,
-    connections: [HeldConnection; 3],
+    counters: Batcher<counter_batch::CounterOp, counter_batch::CounterAnswer>,
+    connections: [HeldConnection; 4],
     readers: Option<AnyPool>,
     /// How long a batch, or a readiness probe, may wait for the database.
     deadline: Duration,
@@ -168,8 +170,8 @@ impl Batches {
             Some(readers) => HeldConnection::kept(readers.clone(), None),
             None => writer(),
         };
-        let connections = [reader(), writer(), writer()];
-        let [user_reads, logins, appends] = connections.clone();
+        let connections = [reader(), writer(), writer(), writer()];
+        let [user_reads, logins, appends, counters] = connections.clone();
         Self {
             users: Batcher::spawn(user_reads, deadline, users::find_users),
             login_writes: Batcher::spawn(logins, deadline, move |held, new| {
@@ -181,6 +183,9 @@ impl Batches {
                 deadline,
                 move |held, commands| board_append::append_batch(held, engine, commands),
             ),
+            counters: Batcher::spawn(counters, deadline, move |held, ops| {
+                counter_batch::run_batch(held, engine, ops)
+            }),
             connections,
             readers: readers.cloned(),
             deadline,
@@ -300,19 +305,6 @@ impl Store {
             Engine::Sqlite => self.pool.begin_with(SQLITE_BEGIN_WRITE).await?,
             Engine::Postgres => self.pool.begin().await?,
         })
-    }
-
-    /// Runs `work`, a statement or transaction on the pool outside the batchers, within the
-    /// statement deadline: a connection that stopped answering fails it fast (503) rather
-    /// than holding a login until TCP gives up, minutes later.
-    async fn within_deadline<T>(
-        &self,
-        work: impl std::future::Future<Output = StoreResult<T>>,
-    ) -> StoreResult<T> {
-        let deadline = self.batches.deadline;
-        tokio::time::timeout(deadline, work)
-            .await
-            .map_err(|_| StoreError::stalled(deadline))?
     }
 
     /// Where reads that may run beside a write go: SQLite's readers (WAL), else the pool.

@@ -72,6 +72,8 @@ pub const UNTHROTTLED_COMMANDS: std::num::NonZeroU32 = std::num::NonZeroU32::MAX
 /// One running node.
 pub struct TestApp {
     pub address: SocketAddr,
+    /// `https` when the node terminates TLS itself (`[web] tls_cert`), else `http`.
+    scheme: &'static str,
     /// Where `/metrics` is served when the test set `metrics_listen`.
     pub metrics_address: Option<SocketAddr>,
     pub client: reqwest::Client,
@@ -120,6 +122,8 @@ impl TestApp {
             .to_string_lossy()
             .into();
         customize(&mut settings);
+        let settings_tls = settings.web.tls_cert.is_some();
+        let trusted_ca = settings.tls_ca_file.clone();
         let app = Application::build(settings).await.unwrap();
         let address = app.local_addr().unwrap();
         let metrics_address = app.metrics_addr().map(Result::unwrap);
@@ -128,12 +132,17 @@ impl TestApp {
         let server = tokio::spawn(app.run(async {
             let _ = signal.await;
         }));
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
+        // A node serving https is reached trusting the CA it trusts itself.
+        let scheme = if settings_tls { "https" } else { "http" };
+        let mut client = reqwest::Client::builder().cookie_store(true);
+        if let Some(ca_file) = trusted_ca {
+            let pem = std::fs::read(ca_file).unwrap();
+            client = client.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
+        let client = client.build().unwrap();
         Self {
             address,
+            scheme,
             metrics_address,
             client,
             store,
@@ -145,7 +154,7 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        format!("{}://{}{path}", self.scheme, self.address)
     }
 
     /// Creates a builtin account.

@@ -14,6 +14,7 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use oxide_auth::primitives::scope::Scope;
 
+use self::throttle::LoginAttempt;
 use crate::{
     directory::{Directory, DirectoryError},
     metrics::{LoginOutcome, Metrics},
@@ -182,31 +183,46 @@ impl Authenticator {
                 return Err(GrantError::Internal(reason));
             }
         };
-        self.throttle.succeeded(attempt).await?;
         if identity.roles.is_empty() {
+            self.release(attempt).await;
             tracing::info!("login refused: neither teacher nor admin");
             self.metrics.record_login(LoginOutcome::no_role);
             return Err(GrantError::InvalidGrant(
                 "this account is neither a teacher nor an admin".into(),
             ));
         }
-        let user = self
-            .store
-            .record_identity(&identity, stored_user, now)
-            .await?;
-        let issued = self
-            .tokens
-            .issue(
-                &user.id,
-                &client.client_id,
-                &scope.to_string(),
-                session.as_ref(),
-                now,
-            )
-            .await?;
+        // The budget is given back while the login is written: a login waits for one
+        // database round, not two in a row.
+        let (_, issued) = tokio::join!(self.release(attempt), async {
+            let user = self
+                .store
+                .record_identity(&identity, stored_user, now)
+                .await?;
+            let issued = self
+                .tokens
+                .issue(
+                    &user.id,
+                    &client.client_id,
+                    &scope.to_string(),
+                    session.as_ref(),
+                    now,
+                )
+                .await?;
+            Ok::<_, GrantError>((user, issued))
+        });
+        let (user, issued) = issued?;
         tracing::info!(user.id = %user.id, "login succeeded");
         self.metrics.record_login(LoginOutcome::success);
         Ok(issued)
+    }
+
+    /// The right password was given: the username's failures are forgotten and the address's
+    /// slot given back. Should that fail, the slot stays spent, which errs on the safe side
+    /// and is no reason to refuse the teacher.
+    async fn release(&self, attempt: LoginAttempt) {
+        if let Err(error) = self.throttle.succeeded(attempt).await {
+            tracing::warn!(%error, "a successful login's attempt was not given back");
+        }
     }
 
     /// The refresh grant (RFC 6749 §6) with rotation.

@@ -106,27 +106,23 @@ impl LdapDirectory {
             }
             _ => return Err(DirectoryError::Other(format!("user bind failed: {answer}"))),
         }
-        let roles = self
-            .roles
-            .roles_of(
-                &self.connections,
-                &person.dn,
-                &person.username,
-                asked_at,
-                deadline,
-            )
-            .await?;
-        Ok(Identity {
-            username: person.username,
-            display_name: person.display_name,
-            roles,
-        })
+        self.identity_of(person, asked_at, deadline).await
     }
 
     /// The account and its roles as the directory says now, read by the service account.
     async fn look_up(&self, username: &str, deadline: Instant) -> Result<Identity, DirectoryError> {
         let asked_at = Instant::now();
         let person = self.find_person(username, deadline).await?;
+        self.identity_of(person, asked_at, deadline).await
+    }
+
+    /// The person found, with their roles (from the role cache when fresh since `asked_at`).
+    async fn identity_of(
+        &self,
+        person: Person,
+        asked_at: Instant,
+        deadline: Instant,
+    ) -> Result<Identity, DirectoryError> {
         let roles = self
             .roles
             .roles_of(

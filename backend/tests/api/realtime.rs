@@ -503,6 +503,20 @@ both_engines!(
     }
 );
 
+/// A board with its socket open and a teacher paired with it: the board's socket, the
+/// teacher's token response and the pairing id.
+async fn paired_teacher(app: &TestApp) -> (Socket, Value, String) {
+    let board = crate::ws_client::register_board(app, "Room 12").await;
+    let (mut board_socket, _) = board_socket(app.address, &board, None).await;
+    let code = board_socket.next_of("code").await;
+    app.add_user("jdevries", "pw", "teacher").await;
+    let tokens = app.login("jdevries", "pw").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let pairing =
+        crate::ws_client::pair_with_code(app, access, code["code"].as_str().unwrap()).await;
+    (board_socket, tokens, pairing)
+}
+
 both_engines!(
     a_controller_closes_when_its_login_ends,
     |engine: Engine| async move {
@@ -510,14 +524,8 @@ both_engines!(
             settings.auth.token_cache_window = std::time::Duration::from_millis(300);
         })
         .await;
-        let board = crate::ws_client::register_board(&app, "Room 12").await;
-        let (mut board_socket, _) = board_socket(app.address, &board, None).await;
-        let code = board_socket.next_of("code").await;
-        app.add_user("jdevries", "pw", "teacher").await;
-        let tokens = app.login("jdevries", "pw").await;
+        let (mut board_socket, tokens, pairing) = paired_teacher(&app).await;
         let access = tokens["access_token"].as_str().unwrap();
-        let pairing =
-            crate::ws_client::pair_with_code(&app, access, code["code"].as_str().unwrap()).await;
         let (mut controller, _) = controller_socket(app.address, access, &pairing, None).await;
         // Still open after a few checks while the login lives.
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
@@ -542,15 +550,9 @@ both_engines!(
             settings.auth.token_cache_window = std::time::Duration::from_secs(60);
         })
         .await;
-        let board = crate::ws_client::register_board(&app, "Room 12").await;
-        let (mut board_socket, _) = board_socket(app.address, &board, None).await;
-        let code = board_socket.next_of("code").await;
-        app.add_user("jdevries", "pw", "teacher").await;
-        let tokens = app.login("jdevries", "pw").await;
+        let (mut board_socket, tokens, pairing) = paired_teacher(&app).await;
         let first = tokens["access_token"].as_str().unwrap();
-        let pairing =
-            crate::ws_client::pair_with_code(&app, first, code["code"].as_str().unwrap()).await;
-        let refreshed: serde_json::Value = app
+        let refreshed: Value = app
             .refresh(tokens["refresh_token"].as_str().unwrap())
             .await
             .json()

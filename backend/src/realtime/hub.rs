@@ -325,25 +325,26 @@ impl Hub {
 
     /// Closes the controller sockets opened with a login of `family_id`.
     pub fn close_login(&self, family_id: &str, code: u16, reason: &'static str) {
-        self.close_where(
-            |peer| {
-                peer.credential
-                    .as_ref()
-                    .is_some_and(|credential| credential.family_id == family_id)
-            },
+        self.close_credentials(|credential| credential.family_id == family_id, code, reason);
+    }
+
+    /// Closes the controller sockets opened with the access token of `token_digest`.
+    pub fn close_token(&self, token_digest: &str, code: u16, reason: &'static str) {
+        self.close_credentials(
+            |credential| credential.token_digest == token_digest,
             code,
             reason,
         );
     }
 
-    /// Closes the controller sockets opened with the access token of `token_digest`.
-    pub fn close_token(&self, token_digest: &str, code: u16, reason: &'static str) {
+    fn close_credentials(
+        &self,
+        matches: impl Fn(&Credential) -> bool,
+        code: u16,
+        reason: &'static str,
+    ) {
         self.close_where(
-            |peer| {
-                peer.credential
-                    .as_ref()
-                    .is_some_and(|credential| credential.token_digest == token_digest)
-            },
+            |peer| peer.credential.as_ref().is_some_and(&matches),
             code,
             reason,
         );

@@ -152,8 +152,8 @@ impl Slapd {
         self.spawn().await;
     }
 
-    /// Takes `member` (a DN) out of the group `group` (a DN), as the directory's admin would.
-    pub async fn remove_member(&self, group: &str, member: &str) {
+    /// A connection bound as the directory's admin.
+    async fn as_admin(&self) -> ldap3::Ldap {
         let (driver, mut ldap) = ldap3::LdapConnAsync::new(&self.url()).await.unwrap();
         ldap3::drive!(driver);
         ldap.simple_bind(ADMIN_DN, ADMIN_PASSWORD)
@@ -161,6 +161,12 @@ impl Slapd {
             .unwrap()
             .success()
             .unwrap();
+        ldap
+    }
+
+    /// Takes `member` (a DN) out of the group `group` (a DN), as the directory's admin would.
+    pub async fn remove_member(&self, group: &str, member: &str) {
+        let mut ldap = self.as_admin().await;
         let removal = ldap3::Mod::Delete("member", std::collections::HashSet::from([member]));
         ldap.modify(group, vec![removal])
             .await
@@ -172,13 +178,7 @@ impl Slapd {
 
     /// Deletes the entry `dn`, as the directory's admin would when someone leaves the school.
     pub async fn delete_entry(&self, dn: &str) {
-        let (driver, mut ldap) = ldap3::LdapConnAsync::new(&self.url()).await.unwrap();
-        ldap3::drive!(driver);
-        ldap.simple_bind(ADMIN_DN, ADMIN_PASSWORD)
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
+        let mut ldap = self.as_admin().await;
         ldap.delete(dn).await.unwrap().success().unwrap();
         ldap.unbind().await.unwrap();
     }

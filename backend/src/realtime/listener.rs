@@ -1,6 +1,7 @@
 //! The PostgreSQL listener of a node: events other nodes appended and their signals.
 //!
-//! Notifications sent while the listener was disconnected are gone for good, so after every
+//! It listens on the current primary (after a failover, the new one). Notifications sent
+//! while the listener was disconnected are gone for good, so after every
 //! (re)connect, once LISTEN is active, the node checks the log: boards that moved on while it
 //! was away are caught up from it, controllers whose pairing was deleted are closed, and this
 //! node's presence is announced again. Anything committed after that is notified. A
@@ -13,42 +14,73 @@ use sqlx::postgres::PgListener;
 use super::{bus::SIGNALS_CHANNEL, Inner, Realtime};
 use crate::store::{parse_notification, EVENTS_CHANNEL};
 
-/// The first wait before reconnecting; it doubles up to [`MAX_BACKOFF`].
+/// The first wait before reconnecting; it doubles up to [`MAX_BACKOFF`]. Attempts are only
+/// made while a primary is known, so the cap is short: after a failover the listener is back
+/// on the new primary within about a second.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How long connecting and LISTEN may take: a server that just died is retried by sqlx for
+/// half a minute, while the store may already know of a new primary.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one wait for a known primary lasts before checking the node is still there.
+const PRIMARY_WAIT: Duration = Duration::from_secs(1);
 
-pub fn spawn(url: String, realtime: Weak<Inner>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(realtime: Weak<Inner>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match listen(&url).await {
-                Ok(mut listener) => {
-                    backoff = FIRST_BACKOFF;
-                    let Some(inner) = realtime.upgrade() else {
-                        return;
-                    };
-                    let node = Realtime::from_inner(inner);
-                    if let Err(error) = node.after_gap().await {
-                        tracing::warn!(%error, "could not catch up after listening again");
-                    }
-                    drop(node);
-                    if !receive(&mut listener, &realtime).await {
-                        return;
-                    }
-                    tracing::warn!("lost the database listener; reconnecting");
-                }
-                Err(error) => {
+            let Some(store) = realtime.upgrade().map(|inner| inner.store.clone()) else {
+                return;
+            };
+            let url = store.primary_url(PRIMARY_WAIT).await;
+            drop(store);
+            let Some(url) = url else {
+                continue;
+            };
+            let listening = tokio::time::timeout(CONNECT_TIMEOUT, listen(&url)).await;
+            let mut listener = match listening {
+                Ok(Ok(listener)) => listener,
+                Ok(Err(error)) => {
                     tracing::warn!(%error, ?backoff, "cannot listen to the database; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
                 }
+                Err(_) => {
+                    tracing::warn!(
+                        ?CONNECT_TIMEOUT,
+                        "the database did not let us listen in time; retrying"
+                    );
+                    continue;
+                }
+            };
+            let Some(inner) = realtime.upgrade() else {
+                return;
+            };
+            let node = Realtime::from_inner(inner);
+            let caught_up = node.after_gap().await;
+            drop(node);
+            // Without the catch-up, boards could wait for their next event: listen again.
+            if let Err(error) = caught_up {
+                tracing::warn!(%error, ?backoff, "could not catch up after listening again; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
             }
+            backoff = FIRST_BACKOFF;
+            if !receive(&mut listener, &realtime).await {
+                return;
+            }
+            tracing::warn!("lost the database listener; reconnecting");
         }
     })
 }
 
 async fn listen(url: &str) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
+    // Reconnecting by itself, it would retry the lost server for up to half a minute; the
+    // loop above asks the store where the primary is now instead.
+    listener.eager_reconnect(false);
     listener
         .listen_all([EVENTS_CHANNEL, SIGNALS_CHANNEL])
         .await?;

@@ -62,8 +62,8 @@ struct Inner {
 }
 
 impl Realtime {
-    /// Starts the node's realtime side; on PostgreSQL also its listener (which needs the
-    /// database URL: LISTEN holds a connection of its own, outside the pool). Controllers
+    /// Starts the node's realtime side; on PostgreSQL also its listener (LISTEN holds a
+    /// connection of its own, outside the pool, to the current primary). Controllers
     /// whose login ended are closed within the token cache window (the same bound revocation
     /// has everywhere else); a revocation made on any node closes them at once.
     pub fn start(
@@ -73,7 +73,6 @@ impl Realtime {
         tokens: TokenService,
         metrics: Metrics,
     ) -> Self {
-        let database_url = settings.database_url();
         let login_check_every = settings.auth.token_cache_window;
         let revocations = tokens.revocations();
         let instance = uuid::Uuid::new_v4().to_string();
@@ -102,10 +101,7 @@ impl Realtime {
             logins::spawn_revocations(realtime.downgrade(), revocations),
         ];
         if store.engine() == Engine::Postgres {
-            background.push(listener::spawn(
-                database_url.expose().to_string(),
-                realtime.downgrade(),
-            ));
+            background.push(listener::spawn(realtime.downgrade()));
         }
         *realtime
             .inner

@@ -4,12 +4,16 @@
 //! sends each request alone, with no added wait; at an 8:30 rush, thirty logins cost a few
 //! statements and, on SQLite, a few commits instead of thirty of each.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use sqlx::{pool::PoolConnection, Any, AnyConnection, AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
 
-use super::{StoreError, StoreResult};
+use super::{primary::Primary, StoreError, StoreResult};
 
 /// The most requests one statement serves. Each batch size is its own prepared statement,
 /// so this also bounds how many a connection caches per kind.
@@ -124,14 +128,22 @@ fn answer_all<Out>(replies: Vec<oneshot::Sender<StoreResult<Out>>>, error: &Stor
 ///
 /// A kept connection carries a server-side `statement_timeout` (the batch deadline), so the
 /// server, too, gives up on a statement nobody waits for. It goes back to the pool only when
-/// the node stops: once it fails or stalls it is closed, and the pool opens a replacement.
+/// the node stops: once it fails or stalls it is closed, and the pool opens a replacement;
+/// so is one taken before the primary was lost (see `primary`).
 #[derive(Clone)]
 pub struct HeldConnection {
     pool: AnyPool,
     keep: bool,
     /// Set on a kept connection when it is opened.
     statement_timeout: Option<Duration>,
-    held: Arc<Mutex<Option<PoolConnection<Any>>>>,
+    primary: Option<Arc<Primary>>,
+    held: Arc<Mutex<Option<Taken>>>,
+}
+
+/// A kept connection and when it was taken from the pool.
+struct Taken {
+    connection: PoolConnection<Any>,
+    at: Instant,
 }
 
 impl HeldConnection {
@@ -141,17 +153,24 @@ impl HeldConnection {
             pool,
             keep: false,
             statement_timeout: None,
+            primary: None,
             held: Arc::default(),
         }
     }
 
     /// A connection kept between batches; with `statement_timeout` (PostgreSQL only: SQLite
-    /// has none) the server cancels its statements after that long.
-    pub fn kept(pool: AnyPool, statement_timeout: Option<Duration>) -> Self {
+    /// has none) the server cancels its statements after that long. With `primary`, one
+    /// taken before the primary was lost is closed instead of used.
+    pub fn kept(
+        pool: AnyPool,
+        statement_timeout: Option<Duration>,
+        primary: Option<Arc<Primary>>,
+    ) -> Self {
         Self {
             pool,
             keep: true,
             statement_timeout,
+            primary,
             held: Arc::default(),
         }
     }
@@ -164,14 +183,23 @@ impl HeldConnection {
 
     /// Closes the kept connection, which may be stuck in the middle of a reply.
     pub async fn discard(&self) {
-        if let Some(connection) = self.held.lock().await.take() {
-            drop(connection.detach());
+        if let Some(taken) = self.held.lock().await.take() {
+            drop(taken.connection.detach());
         }
     }
 
     /// The connection for one batch, opened or taken from the pool when none is held.
     pub async fn lease(&self) -> StoreResult<Lease> {
         let mut slot = Arc::clone(&self.held).lock_owned().await;
+        let stale = match (&self.primary, slot.as_ref()) {
+            (Some(primary), Some(taken)) => primary.is_stale(taken.at),
+            _ => false,
+        };
+        if stale {
+            if let Some(taken) = slot.take() {
+                drop(taken.connection.detach());
+            }
+        }
         if slot.is_none() {
             let mut connection = self.pool.acquire().await?;
             if let Some(timeout) = self.statement_timeout {
@@ -181,7 +209,10 @@ impl HeldConnection {
                     return Err(error.into());
                 }
             }
-            *slot = Some(connection);
+            *slot = Some(Taken {
+                connection,
+                at: Instant::now(),
+            });
         }
         Ok(Lease {
             slot,
@@ -212,22 +243,23 @@ impl HeldConnection {
 
 /// A connection in use by one batch; see [`HeldConnection`].
 pub struct Lease {
-    slot: OwnedMutexGuard<Option<PoolConnection<Any>>>,
+    slot: OwnedMutexGuard<Option<Taken>>,
     keep: bool,
 }
 
 impl Lease {
     pub fn connection(&mut self) -> StoreResult<&mut AnyConnection> {
         self.slot
-            .as_deref_mut()
+            .as_mut()
+            .map(|taken| &mut *taken.connection)
             .ok_or_else(|| StoreError::Other("a lease without a connection".into()))
     }
 
     /// Converts a failed statement's error; a connection that broke is closed.
     pub fn failed(&mut self, error: sqlx::Error) -> StoreError {
         if !matches!(error, sqlx::Error::Database(_) | sqlx::Error::RowNotFound) {
-            if let Some(connection) = self.slot.take() {
-                drop(connection.detach());
+            if let Some(taken) = self.slot.take() {
+                drop(taken.connection.detach());
             }
         }
         error.into()

@@ -18,6 +18,7 @@ mod load;
 mod login_failures;
 mod login_writes;
 mod nodes;
+mod primary;
 mod sessions;
 mod snapshot;
 mod tokens;
@@ -51,7 +52,10 @@ use sqlx::{
     AnyPool, ConnectOptions, Executor,
 };
 
-use self::batch::{Batcher, HeldConnection};
+use self::{
+    batch::{Batcher, HeldConnection},
+    primary::Primary,
+};
 use crate::config::DatabaseUrl;
 
 /// Why a store call failed. `NotFound` → 404, `Conflict` → 409, `Unavailable` → fast 503,
@@ -79,6 +83,15 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => {
                 Self::Unavailable(error.to_string())
             }
+            // A server shutting down or restarting, or a standby (a demoted primary): the
+            // node is moving to the new primary, and the client retries.
+            sqlx::Error::Database(db)
+                if db.code().as_deref().is_some_and(|code| {
+                    code.starts_with("08") || code.starts_with("57P") || code == READ_ONLY
+                }) =>
+            {
+                Self::Unavailable(error.to_string())
+            }
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
@@ -90,6 +103,8 @@ impl From<sqlx::Error> for StoreError {
 
 /// PostgreSQL's SQLSTATE for a statement cancelled (by `statement_timeout`, among others).
 const QUERY_CANCELED: &str = "57014";
+/// PostgreSQL's SQLSTATE for a write refused because the server is a standby.
+const READ_ONLY: &str = "25006";
 
 impl StoreError {
     /// The database did not answer within `deadline`: a fast 503 the client retries.
@@ -144,6 +159,16 @@ struct Batches {
     readers: Option<AnyPool>,
     /// How long a batch, or a readiness probe, may wait for the database.
     deadline: Duration,
+    /// On PostgreSQL: which host is the primary, and the task that follows it.
+    primary: Option<(Arc<Primary>, tokio::task::AbortHandle)>,
+}
+
+impl Drop for Batches {
+    fn drop(&mut self) {
+        if let Some((_, watch)) = &self.primary {
+            watch.abort();
+        }
+    }
 }
 
 impl Batches {
@@ -161,13 +186,14 @@ impl Batches {
         readers: Option<&AnyPool>,
         engine: Engine,
         deadline: Duration,
+        primary: Option<Arc<Primary>>,
     ) -> Self {
         let writer = || match engine {
-            Engine::Postgres => HeldConnection::kept(pool.clone(), Some(deadline)),
+            Engine::Postgres => HeldConnection::kept(pool.clone(), Some(deadline), primary.clone()),
             Engine::Sqlite => HeldConnection::per_batch(pool.clone()),
         };
         let reader = || match readers {
-            Some(readers) => HeldConnection::kept(readers.clone(), None),
+            Some(readers) => HeldConnection::kept(readers.clone(), None, None),
             None => writer(),
         };
         let connections = [reader(), writer(), writer(), writer()];
@@ -189,6 +215,10 @@ impl Batches {
             connections,
             readers: readers.cloned(),
             deadline,
+            primary: primary.map(|primary| {
+                let watch = primary.spawn_watch(pool.clone());
+                (primary, watch)
+            }),
         }
     }
 }
@@ -215,16 +245,23 @@ impl Store {
         if engine == Engine::Sqlite {
             create_sqlite_file(url.expose())?;
         }
-        let options = url
-            .expose()
-            .parse::<AnyConnectOptions>()
-            .map_err(|e| StoreError::Other(format!("bad database_url: {e}")))?
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let primary = match engine {
+            Engine::Postgres => Some(Primary::find(url.expose()).await?),
+            Engine::Sqlite => None,
+        };
+        let options = match &primary {
+            Some(primary) => primary.connect_options()?,
+            None => url
+                .expose()
+                .parse::<AnyConnectOptions>()
+                .map_err(|e| StoreError::Other(format!("bad database_url: {e}")))?
+                .log_slow_statements(tracing::log::LevelFilter::Warn, primary::SLOW),
+        };
         // SQLite has one writer at a time; a single connection queues writers in the pool
         // instead of in SQLite's sleeping busy handler, and a transaction that reads before it
         // writes can never fail to upgrade its lock.
         let writers = if engine == Engine::Sqlite { 1 } else { 16 };
-        let pool = pool_options(engine, writers)
+        let pool = pool_options(engine, writers, primary.clone())
             .connect_with(options.clone())
             .await?;
         // In WAL mode readers never wait for the writer: on SQLite the batched login reads get
@@ -232,7 +269,7 @@ impl Store {
         // there they share the writer's).
         let readers = match engine {
             Engine::Sqlite if !is_in_memory(url.expose()) => {
-                Some(pool_options(engine, Batches::READERS).connect_lazy_with(options))
+                Some(pool_options(engine, Batches::READERS, None).connect_lazy_with(options))
             }
             _ => None,
         };
@@ -241,6 +278,7 @@ impl Store {
             readers.as_ref(),
             engine,
             statement_timeout,
+            primary,
         ));
         Ok(Self {
             pool,
@@ -270,6 +308,9 @@ impl Store {
     /// A round trip on every connection commands and logins use, and on the pool, each
     /// within the statement deadline: `/readyz` says ready only when they would be served.
     pub async fn ping(&self) -> StoreResult<()> {
+        if let Some((primary, _)) = &self.batches.primary {
+            primary.check_known()?;
+        }
         let deadline = self.batches.deadline;
         let pool = async {
             tokio::time::timeout(deadline, sqlx::query("select 1").execute(&self.pool))
@@ -289,6 +330,13 @@ impl Store {
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// On PostgreSQL, the current primary's URL, waiting up to `within` for one to be known:
+    /// where the node's listener connects (after a failover, to the new primary).
+    pub async fn primary_url(&self, within: Duration) -> Option<String> {
+        let (primary, _) = self.batches.primary.as_ref()?;
+        tokio::time::timeout(within, primary.url()).await.ok()
     }
 
     /// The pool itself, for what batches and one-off statements do not cover.
@@ -314,6 +362,9 @@ impl Store {
 
     /// Closes the pool, waiting for running queries (graceful shutdown).
     pub async fn close(&self) {
+        if let Some((_, watch)) = &self.batches.primary {
+            watch.abort();
+        }
         for held in &self.batches.connections {
             held.release().await;
         }
@@ -324,7 +375,14 @@ impl Store {
     }
 }
 
-fn pool_options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
+/// With `primary`, connections opened before the primary was lost are dropped when next
+/// taken, and a new connection that reaches a standby is refused (a fast 503).
+fn pool_options(
+    engine: Engine,
+    max_connections: u32,
+    primary: Option<Arc<Primary>>,
+) -> AnyPoolOptions {
+    let fresh = primary.clone();
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
@@ -332,8 +390,20 @@ fn pool_options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
         // found broken fails its query with an I/O error (a fast 503 the client retries
         // elsewhere) and is dropped from the pool.
         .test_before_acquire(false)
+        .before_acquire(move |_conn, meta| {
+            let opened = std::time::Instant::now().checked_sub(meta.age);
+            let stale = match (&fresh, opened) {
+                (Some(primary), Some(opened)) => primary.is_stale(opened),
+                _ => false,
+            };
+            Box::pin(async move { Ok(!stale) })
+        })
         .after_connect(move |conn, _meta| {
+            let primary = primary.clone();
             Box::pin(async move {
+                if primary.is_some() {
+                    primary::refuse_standby(conn).await?;
+                }
                 if engine == Engine::Sqlite {
                     // Statement journals (a multi-row insert inside a transaction keeps one)
                     // stay in memory: spilled to a temporary file, each login batch paid for

@@ -15,6 +15,7 @@ use std::{
 /// A running server; it stops when dropped (its watchdog's stdin closes).
 pub struct Server {
     port: u16,
+    data: PathBuf,
     /// The shared server is never dropped: its open stdin pipe keeps the server alive until
     /// the process exits.
     _watchdog: Mutex<Child>,
@@ -66,11 +67,59 @@ fn is_root() -> bool {
 /// `pg_hba.conf`), presenting the certificate `cert` with its private key `key` (PEM).
 #[allow(dead_code)] // not used by the benchmarks
 pub fn start_tls(cert: &Path, key: &Path) -> Server {
-    start(false, Some((cert, key)))
+    start(false, Some((cert, key)), None)
 }
 
-/// `durable` keeps fsync on (benchmarks); tests run with fsync off, for speed.
-fn start(durable: bool, tls: Option<(&Path, &Path)>) -> Server {
+/// A server of its own for one test, with a streaming standby of it: the pair a failover
+/// engine manages. Replication is made synchronous by [`Server::require_standby_ack`].
+#[allow(dead_code)] // not used by the benchmarks
+pub fn start_with_standby() -> (Server, Server) {
+    let primary = start(false, None, None);
+    let standby = start(false, None, Some(primary.port));
+    (primary, standby)
+}
+
+#[allow(dead_code)] // not used by the benchmarks
+impl Server {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `kill -9` of the postmaster: the server's host is lost.
+    pub fn kill(&self) {
+        let pid = std::fs::read_to_string(self.data.join("postmaster.pid")).unwrap();
+        let pid = pid.lines().next().unwrap();
+        let status = Command::new("kill").args(["-9", pid]).status().unwrap();
+        assert!(status.success(), "kill -9 {pid} failed");
+    }
+
+    /// Commits wait until a standby has the commit: what pg_auto_failover sets up.
+    pub async fn require_standby_ack(&self) {
+        self.admin(&[
+            "alter system set synchronous_standby_names = '*'",
+            "select pg_reload_conf()",
+        ])
+        .await;
+    }
+
+    /// Promotes a standby to primary, waiting until it accepts writes.
+    pub async fn promote(&self) {
+        self.admin(&["select pg_promote(true, 30)"]).await;
+    }
+
+    async fn admin(&self, statements: &[&str]) {
+        use sqlx::{Connection, Executor};
+        let url = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let mut connection = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+        for statement in statements {
+            connection.execute(*statement).await.unwrap();
+        }
+    }
+}
+
+/// `durable` keeps fsync on (benchmarks); tests run with fsync off, for speed. With
+/// `standby_of`, the server is a streaming standby of the server on that port.
+fn start(durable: bool, tls: Option<(&Path, &Path)>, standby_of: Option<u16>) -> Server {
     let bin = bin_dir();
     let dir = std::env::temp_dir().join(format!("boardcast-pg-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -96,23 +145,22 @@ fn start(durable: bool, tls: Option<(&Path, &Path)>) -> Server {
         assert!(status.success(), "chown of the PostgreSQL test dir failed");
     }
     let data = dir.join("data");
-    let out = as_server_user(bin.join("initdb"))
-        .args([
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-            "-E",
-            "UTF8",
-            "-D",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
+    let out = match standby_of {
+        Some(primary) => as_server_user(bin.join("pg_basebackup"))
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-R", "--no-sync"])
+            .args(["-p", &primary.to_string(), "-D"])
+            .arg(&data)
+            .output(),
+        None => as_server_user(bin.join("initdb"))
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+            .arg("-D")
+            .arg(&data)
+            .output(),
+    }
+    .unwrap();
     assert!(
         out.status.success(),
-        "initdb failed: {}",
+        "creating the data directory failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     if tls.is_some() {
@@ -125,7 +173,7 @@ fn start(durable: bool, tls: Option<(&Path, &Path)>) -> Server {
     let port = free_port();
     let postgres = bin.join("postgres");
     let script = format!(
-        "{} -D {} -h 127.0.0.1 -p {port} -k {} {} -c max_connections=300 -c shared_buffers=32MB {ssl_options} >{}/log 2>&1 & pid=$!; read _; kill -QUIT $pid; wait $pid; rm -rf {}",
+        "{} -D {} -h 127.0.0.1 -p {port} -k {} {} -c max_connections=300 -c shared_buffers=32MB {ssl_options} >{}/log 2>&1 & pid=$!; read _; kill -QUIT $pid 2>/dev/null; wait $pid; rm -rf {}",
         postgres.display(),
         data.display(),
         dir.display(),
@@ -154,6 +202,7 @@ fn start(durable: bool, tls: Option<(&Path, &Path)>) -> Server {
     }
     Server {
         port,
+        data,
         _watchdog: Mutex::new(watchdog),
     }
 }
@@ -169,14 +218,14 @@ pub fn free_port() -> u16 {
 
 /// The URL of a new, empty database on the shared test server.
 pub async fn fresh_database() -> String {
-    database_on(SERVER.get_or_init(|| start(false, None))).await
+    database_on(SERVER.get_or_init(|| start(false, None, None))).await
 }
 
 /// As [`fresh_database`], on a server that fsyncs like a production one, for benchmarks. The
 /// first call in a process decides which kind of server it gets.
 #[allow(dead_code)] // used by the benchmarks only
 pub async fn fresh_durable_database() -> String {
-    database_on(SERVER.get_or_init(|| start(true, None))).await
+    database_on(SERVER.get_or_init(|| start(true, None, None))).await
 }
 
 /// The URL (without TLS parameters) of a new, empty database on `server`.

@@ -12,6 +12,7 @@ mod browser;
 mod connection_caps;
 mod connections;
 mod database_stall;
+mod deploy_configs;
 mod directory_recheck;
 mod health;
 mod helpers;

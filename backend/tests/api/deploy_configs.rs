@@ -1,10 +1,12 @@
 //! The example node configs in `deploy/config/` load through the node's own settings loader,
 //! with their secrets from the environment as systemd hands them over, and describe one
-//! cluster: the files an operator copies cannot rot.
+//! cluster together with the browser app's `config.json`: the files an operator copies
+//! cannot rot.
 
 use std::path::{Path, PathBuf};
 
 use boardcast::config::{ConfigError, Settings};
+use serde_json::Value;
 
 use crate::node_process::CLUSTER_SECRET;
 
@@ -115,4 +117,28 @@ fn the_secrets_file_carries_the_configs_database_url_with_its_password() {
         ),
         from_file.database_url().expose()
     );
+}
+
+#[test]
+fn the_apps_config_json_lists_the_example_nodes_and_its_origin_is_allowed() {
+    let nodes = cluster();
+    let text = std::fs::read_to_string(deploy_file("nginx/config.json")).unwrap();
+    let config: Value = serde_json::from_str(&text).unwrap();
+    let listed: Vec<&str> = config["api"]
+        .as_array()
+        .expect("config.json has an \"api\" list")
+        .iter()
+        .map(|url| url.as_str().unwrap())
+        .collect();
+    let public_urls: Vec<&str> = nodes.iter().map(|n| n.public_url.as_str()).collect();
+    assert_eq!(listed, public_urls);
+
+    let site = std::fs::read_to_string(deploy_file("nginx/boardcast-spa.conf")).unwrap();
+    for origin in &nodes[0].web.allowed_origins {
+        let host = origin.trim_start_matches("https://");
+        assert!(
+            site.contains(&format!("server_name {host};")),
+            "{origin} is allowed but nginx does not serve the app there"
+        );
+    }
 }

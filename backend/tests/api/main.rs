@@ -13,6 +13,7 @@ mod connection_caps;
 mod connections;
 mod database_stall;
 mod deploy_configs;
+mod deploy_nginx;
 mod directory_recheck;
 mod health;
 mod helpers;

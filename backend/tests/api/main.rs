@@ -14,6 +14,7 @@ mod connections;
 mod database_stall;
 mod deploy_configs;
 mod deploy_nginx;
+mod deploy_systemd;
 mod directory_recheck;
 mod health;
 mod helpers;

@@ -157,6 +157,7 @@ impl Passes {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            self.metrics.record_sync_pass();
             if self.sync_pass().await {
                 changed.notify_one();
             }

@@ -134,6 +134,7 @@ struct Series {
     commands: Family<CommandLabels, Counter>,
     command_seconds: Histogram,
     blobs: BlobGauges,
+    sync_passes: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -204,6 +205,12 @@ impl Default for Metrics {
         );
         let blobs = BlobGauges::default();
         blobs.register(&mut registry);
+        let sync_passes = Counter::default();
+        registry.register(
+            "blob_sync_passes",
+            "Full blob sync passes this node started",
+            sync_passes.clone(),
+        );
         Self(Arc::new(Series {
             registry,
             requests,
@@ -215,6 +222,7 @@ impl Default for Metrics {
             commands,
             command_seconds,
             blobs,
+            sync_passes,
         }))
     }
 }
@@ -252,6 +260,12 @@ impl Metrics {
             .get_or_create(&CommandLabels { outcome })
             .inc();
         self.0.command_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// A full sync pass starts: each reads the whole upload catalog, so an operator (and a
+    /// test) can see how often that happens.
+    pub fn record_sync_pass(&self) {
+        self.0.sync_passes.inc();
     }
 
     pub fn set_blob_status(&self, status: BlobStatus) {
@@ -296,6 +310,7 @@ mod tests {
         metrics.record_request("GET", "/api/me", 200, Duration::from_millis(3));
         metrics.record_login(LoginOutcome::invalid_credentials);
         metrics.record_command(CommandOutcome::refused, Duration::from_micros(700));
+        metrics.record_sync_pass();
         metrics.set_blob_status(BlobStatus {
             missing: 2,
             bytes_behind: 2048,
@@ -304,6 +319,10 @@ mod tests {
         let text = metrics.render(BreakerState::Open, 3);
         assert!(text.contains("boardcast_websockets 3"), "{text}");
         assert!(text.contains("boardcast_blobs_missing 2"), "{text}");
+        assert!(
+            text.contains("boardcast_blob_sync_passes_total 1"),
+            "{text}"
+        );
         assert!(text.contains("boardcast_blob_bytes_behind 2048"), "{text}");
         assert!(
             text.contains(r#"boardcast_board_commands_total{outcome="refused"} 1"#),

@@ -94,6 +94,7 @@ impl Application {
             boards.clone(),
             auth.tokens.clone(),
             metrics.clone(),
+            media.news().clone(),
         );
         let state = AppState::new(Services {
             session_cookie: http::SessionCookie::new(&settings),

@@ -188,7 +188,8 @@ pub struct MediaSettings {
     /// The largest upload accepted (413 above), in bytes or with a unit (`500MiB`).
     #[serde(deserialize_with = "byte_size")]
     pub max_upload_size: u64,
-    /// How often a node looks for blobs it lacks and fetches them from its peers.
+    /// How often a node looks for blobs it lacks and fetches them from its peers. Uploads
+    /// other nodes announce are fetched at once; this catches what a node was not told of.
     #[serde(deserialize_with = "duration")]
     pub sync_interval: Duration,
     /// Blobs fetched from peers at once.

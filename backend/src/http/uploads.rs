@@ -5,7 +5,8 @@
 //! bytes must be an accepted medium of the declared type (415 otherwise), and it may not pass
 //! `media.max_upload_size` (413, checked against `Content-Length` first). A client that goes
 //! away halfway leaves no row and no blob. With an `Idempotency-Key`, a retried upload answers
-//! with the first one's row.
+//! with the first one's row. Once an upload is stored the other nodes are told, and copy it
+//! at once.
 
 use axum::{
     body::Body,
@@ -146,7 +147,10 @@ async fn create_upload(
         created_at: now_millis(),
     };
     let row = match state.store.insert_upload(&row).await {
-        Ok(()) => row,
+        Ok(()) => {
+            state.realtime.blob_stored(&row.sha256, stored.len);
+            row
+        }
         // The same key raced in from a retry on another connection: answer with its row.
         Err(StoreError::Conflict { .. }) if key.is_some() => {
             let key = key.as_deref().unwrap_or_default();

@@ -1,12 +1,15 @@
 //! Uploaded media on this node: the blob store, signed media URLs, the peers that hold what
-//! this node lacks, and the background loop that keeps the copies complete.
+//! this node lacks, the other nodes' news of their uploads, and the background loop that
+//! keeps the copies complete.
 
 mod kinds;
+mod news;
 mod peers;
 mod sync_loop;
 mod urls;
 
 pub use kinds::{essence, MediaKind, SNIFF_LEN};
+pub use news::BlobNews;
 pub use sync_loop::{spawn_sync_loop, NodeIdentity, HEALTHY_WITHIN, HEARTBEAT_INTERVAL};
 pub use urls::MediaUrl;
 
@@ -34,6 +37,7 @@ struct Inner {
     reconciler: Reconciler,
     key: ClusterKey,
     peers: Peers,
+    news: BlobNews,
     settings: MediaSettings,
     store: Store,
 }
@@ -52,6 +56,7 @@ impl Media {
                 reconciler,
                 key,
                 peers,
+                news: BlobNews::default(),
                 settings: settings.media.clone(),
                 store,
             }),
@@ -64,6 +69,11 @@ impl Media {
 
     pub fn key(&self) -> &ClusterKey {
         &self.inner.key
+    }
+
+    /// Where the cluster's news of blobs arrives for this node's sync loop.
+    pub fn news(&self) -> &BlobNews {
+        &self.inner.news
     }
 
     pub fn settings(&self) -> &MediaSettings {

@@ -65,6 +65,15 @@ impl Peers {
             .any(|k| accepts(k.peer.name()))
     }
 
+    /// Whether the registry node `node_id` is among the peers.
+    pub fn knows(&self, node_id: &str) -> bool {
+        self.known
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|k| k.node_id.as_deref() == Some(node_id))
+    }
+
     /// The peers to ask for a blob, the node that received its upload first.
     pub fn ordered_for(&self, stored_by: Option<&str>) -> Vec<Arc<dyn Peer>> {
         let known = self.known.read().unwrap_or_else(|p| p.into_inner()).clone();
@@ -126,6 +135,7 @@ mod tests {
             names(&peers.ordered_for(None)),
             ["http://b:8080", "http://d:8080", "http://c:8080"]
         );
+        assert!(peers.knows("d") && !peers.knows("a"), "never itself");
         // The node an upload arrived at is asked first.
         assert_eq!(
             names(&peers.ordered_for(Some("d"))),

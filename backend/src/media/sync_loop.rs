@@ -1,9 +1,10 @@
 //! The background work of a node's media: a heartbeat in the node registry every few seconds
-//! (with how far its blob sync is behind), and every `media.sync_interval` a pass that fetches
-//! the blobs uploads refer to but this node lacks, then deletes blobs nothing refers to any
-//! more once their grace period is over. The two run side by side: a pass that copies
-//! gigabytes for minutes must not silence the heartbeat, or the other nodes would take this
-//! one for dead.
+//! (with how far its blob sync is behind); a pass that fetches the blobs uploads refer to but
+//! this node lacks, then deletes blobs nothing refers to any more once their grace period is
+//! over, at start, every `media.sync_interval` and whenever the node may have missed news;
+//! and the fetching of blobs other nodes announce as their uploads complete. The three run
+//! side by side: a pass that copies gigabytes for minutes must not silence the heartbeat, or
+//! the other nodes would take this one for dead, nor hold up a blob a class is waiting for.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -14,7 +15,7 @@ use std::{
 use boardcast_sync::{Digest, GarbageCollector, Report, Wanted};
 use tokio::{sync::Notify, task::JoinHandle};
 
-use super::Media;
+use super::{news::Announced, Media};
 use crate::{
     metrics::{BlobStatus, Metrics},
     store::{now_millis, NodeRow, Store},
@@ -51,6 +52,9 @@ pub fn spawn_sync_loop(
             last_beat_at: None,
             twin_reported: false,
         };
+        let notices = Notices {
+            media: media.clone(),
+        };
         let mut passes = Passes {
             media,
             store,
@@ -61,7 +65,7 @@ pub fn spawn_sync_loop(
         // Register and learn the peers before the first pass, so a node that starts behind
         // catches up at once instead of one interval later.
         beats.beat().await;
-        tokio::join!(beats.run(&changed), passes.run(&changed));
+        tokio::join!(beats.run(&changed), passes.run(&changed), notices.run());
     })
 }
 
@@ -90,6 +94,11 @@ struct Passes {
     metrics: Metrics,
     gc: GarbageCollector,
     status: Arc<Mutex<SyncStatus>>,
+}
+
+/// The side of the loop that fetches the blobs other nodes announce.
+struct Notices {
+    media: Media,
 }
 
 impl Beats {
@@ -151,12 +160,20 @@ impl Beats {
 }
 
 impl Passes {
-    /// A pass every `media.sync_interval`, the first at once.
+    /// A pass at once, then every `media.sync_interval`, and whenever one is requested (see
+    /// [`BlobNews::catch_up`](super::BlobNews::catch_up)); a requested pass restarts the
+    /// interval.
     async fn run(&mut self, changed: &Notify) {
+        let news = self.media.news().clone();
         let mut ticks = tokio::time::interval(self.media.settings().sync_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = news.pass_requested() => ticks.reset(),
+            }
+            news.pass_started();
+            self.metrics.record_sync_pass();
             if self.sync_pass().await {
                 changed.notify_one();
             }
@@ -233,5 +250,45 @@ impl Passes {
             last_sync_at_millis: now,
         });
         changed
+    }
+}
+
+impl Notices {
+    /// Fetches announced blobs as they come, those announced meanwhile in the next batch.
+    async fn run(&self) {
+        loop {
+            let announced = self.media.news().blobs().await;
+            self.fetch(&announced).await;
+        }
+    }
+
+    /// Fetches the blobs from the nodes that announced them first, then from any peer. One
+    /// not fetched (no peer reachable) waits for the next pass.
+    async fn fetch(&self, announced: &[Announced]) {
+        let inner = &self.media.inner;
+        if announced.iter().any(|a| !inner.peers.knows(&a.origin)) {
+            // The node that stored it joined since this node last read the registry.
+            self.media.refresh_peers().await;
+        }
+        let wanted: Vec<Wanted> = announced.iter().map(|a| a.wanted).collect();
+        let origins: HashMap<Digest, &str> = announced
+            .iter()
+            .map(|a| (a.wanted.digest, a.origin.as_str()))
+            .collect();
+        let report = inner
+            .reconciler
+            .reconcile(&wanted, |w| {
+                inner.peers.ordered_for(origins.get(&w.digest).copied())
+            })
+            .await;
+        if report.missing > 0 {
+            tracing::info!(
+                fetched = report.fetched,
+                missing = report.missing,
+                "announced blobs not all fetched: the next pass tries again"
+            );
+        } else {
+            tracing::debug!(fetched = report.fetched, "announced blobs fetched");
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! How nodes tell each other what happened on their sockets. Durable events need no bus call:
+//! How nodes tell each other what happened on their sockets, and which uploads they stored
+//! (so the others copy them at once, see `media::BlobNews`). Durable events need no bus call:
 //! on PostgreSQL the append transaction notifies every node itself (see `store::board_log`).
 //! The bus carries the rest, which is best-effort: pointers, boards' `shown` receipts,
-//! presence, pairing changes, edited lessons.
+//! presence, pairing changes, edited lessons, stored uploads.
 //!
 //! SQLite serves one node, so its bus has no one to tell. On PostgreSQL, signals queued
 //! during a short tick go out in one NOTIFY (several if they exceed the payload limit), and
@@ -55,6 +56,13 @@ pub enum Signal {
     /// The access token of this digest was revoked: close the controllers that said hello
     /// with it (4001).
     TokenRevoked { token: String },
+    /// An upload's blob is on the sending node's disk and its row committed: fetch it now,
+    /// from `node` (its `stored_by`) first.
+    BlobStored {
+        sha256: String,
+        size: u64,
+        node: String,
+    },
     /// How many sockets of the board the sending node has now.
     Presence {
         board: String,

@@ -3,9 +3,10 @@
 //! It listens on the current primary (after a failover, the new one). Notifications sent
 //! while the listener was disconnected are gone for good, so after every
 //! (re)connect, once LISTEN is active, the node checks the log: boards that moved on while it
-//! was away are caught up from it, controllers whose pairing was deleted are closed, and this
-//! node's presence is announced again. Anything committed after that is notified. A
-//! notification that cannot be read (a newer node's format, say) is handled the same way.
+//! was away are caught up from it, controllers whose pairing was deleted are closed, this
+//! node's presence is announced again, and its media sync runs a pass for the uploads it was
+//! not told of. Anything committed after that is notified. A notification that cannot be
+//! read (a newer node's format, say) is handled the same way.
 
 use std::{sync::Weak, time::Duration};
 
@@ -135,6 +136,7 @@ impl Realtime {
     /// What a node does when it may have missed notifications; see the module docs.
     pub(super) async fn after_gap(&self) -> crate::store::StoreResult<()> {
         let inner = &self.inner;
+        inner.blob_news.catch_up();
         let boards = inner.hub.boards();
         let ids: Vec<String> = boards.iter().map(|(board, _)| board.clone()).collect();
         let heads = inner.store.board_heads(&ids).await?;

@@ -29,6 +29,7 @@ use crate::{
     auth::TokenService,
     boards::Boards,
     config::Settings,
+    media::BlobNews,
     metrics::{CommandOutcome, Metrics},
     store::{Appended, Engine, NewCommand, Store, StoreResult},
 };
@@ -58,6 +59,8 @@ struct Inner {
     hub: Arc<Hub>,
     bus: Box<dyn Bus>,
     presence: Presence,
+    /// Where uploads announced by other nodes go, for the media sync loop.
+    blob_news: BlobNews,
     background: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -72,6 +75,7 @@ impl Realtime {
         boards: Boards,
         tokens: TokenService,
         metrics: Metrics,
+        blob_news: BlobNews,
     ) -> Self {
         let login_check_every = settings.auth.token_cache_window;
         let revocations = tokens.revocations();
@@ -92,6 +96,7 @@ impl Realtime {
                 hub: Hub::start(),
                 bus,
                 presence: Presence::default(),
+                blob_news,
                 background: std::sync::Mutex::default(),
             }),
         };
@@ -203,6 +208,16 @@ impl Realtime {
         });
     }
 
+    /// An upload's blob is on this node's disk and its row committed: the other nodes fetch
+    /// it now instead of at their next sync pass. Only they are told, this node has it.
+    pub fn blob_stored(&self, sha256: &str, size: u64) {
+        self.inner.bus.publish(Signal::BlobStored {
+            sha256: sha256.to_string(),
+            size,
+            node: self.inner.node.clone(),
+        });
+    }
+
     /// A socket of `board_id` opened or closed here: every node recounts.
     pub fn presence_changed(&self, board_id: &str) {
         let local = self.inner.hub.presence(board_id);
@@ -288,6 +303,13 @@ impl Realtime {
             Signal::TokenRevoked { token } => {
                 hub.close_token(token, BAD_CREDENTIALS, "the access token was revoked");
             }
+            Signal::BlobStored { sha256, size, node } => match sha256.parse() {
+                Ok(digest) => self
+                    .inner
+                    .blob_news
+                    .announced(boardcast_sync::Wanted { digest, len: *size }, node),
+                Err(error) => tracing::warn!(%error, node, "announced blob has a malformed digest"),
+            },
             Signal::Presence { .. } => {}
         }
     }

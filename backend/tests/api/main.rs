@@ -27,6 +27,7 @@ mod ldap_tls;
 mod lessons;
 mod limits;
 mod login_lifetime;
+mod media_catch_up;
 mod media_cluster;
 mod media_helpers;
 mod media_ranges;

@@ -15,6 +15,9 @@ pub struct NodeProcess {
     pub address: SocketAddr,
     child: Child,
     data_dir: TempDir,
+    /// What the node was started with, so it can be started again the same way.
+    node_id: String,
+    environment: Vec<(String, String)>,
 }
 
 impl NodeProcess {
@@ -22,38 +25,27 @@ impl NodeProcess {
     /// `settings` as more `BOARDCAST_*` variables, and waits until it serves.
     pub async fn start_with(node_id: &str, database_url: &str, settings: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_boardcast"))
-            .arg("serve")
-            .envs(settings.iter().copied())
-            .env("BOARDCAST_NODE_ID", node_id)
-            .env("BOARDCAST_LISTEN", "127.0.0.1:0")
-            .env("BOARDCAST_DATA_DIR", data_dir.path())
-            .env("BOARDCAST_DATABASE_URL", database_url)
-            .env("BOARDCAST_CLUSTER_SECRET", CLUSTER_SECRET)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(address) = serving_address(&line) {
-                    return address;
-                }
-            }
-            panic!("node {node_id} ended before serving");
-        })
-        .await
-        .expect("node did not start in time");
-        // Keep reading the log so the node never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let mut environment: Vec<(String, String)> = settings
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        environment.push(("BOARDCAST_DATABASE_URL".into(), database_url.into()));
+        let (child, address) = spawn(node_id, data_dir.path(), &environment).await;
         Self {
             address,
             child,
             data_dir,
+            node_id: node_id.into(),
+            environment,
         }
+    }
+
+    /// Starts the node again after [`kill`](Self::kill): same id, data directory and
+    /// settings, a new port. Returns once it serves.
+    pub async fn restart(&mut self) {
+        let (child, address) = spawn(&self.node_id, self.data_dir.path(), &self.environment).await;
+        self.child = child;
+        self.address = address;
     }
 
     /// The node's resident memory, in KiB.
@@ -79,7 +71,6 @@ impl NodeProcess {
     }
 
     /// Where the node keeps its blobs and files.
-    #[allow(dead_code)] // used by the benchmarks only
     pub fn data_dir(&self) -> &std::path::Path {
         self.data_dir.path()
     }
@@ -93,6 +84,41 @@ impl NodeProcess {
     pub async fn kill(&mut self) {
         self.child.kill().await.unwrap();
     }
+}
+
+/// Runs `boardcast serve` in `data_dir` and waits for its "serving" line.
+async fn spawn(
+    node_id: &str,
+    data_dir: &std::path::Path,
+    environment: &[(String, String)],
+) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_boardcast"))
+        .arg("serve")
+        .envs(environment.iter().map(|(name, value)| (name, value)))
+        .env("BOARDCAST_NODE_ID", node_id)
+        .env("BOARDCAST_LISTEN", "127.0.0.1:0")
+        .env("BOARDCAST_DATA_DIR", data_dir)
+        .env("BOARDCAST_CLUSTER_SECRET", CLUSTER_SECRET)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(address) = serving_address(&line) {
+                return address;
+            }
+        }
+        panic!("node {node_id} ended before serving");
+    })
+    .await
+    .expect("node did not start in time");
+    // Keep reading the log so the node never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, address)
 }
 
 /// The address in the node's "serving" log line.

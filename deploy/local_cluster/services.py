@@ -97,7 +97,10 @@ def plan_nodes(cluster_dir, state, count, database_url, ldap_url):
                 f'[ldap]\nurls = ["{ldap_url}"]\nbind_dn = "cn=reader,{SUFFIX}"\n'
                 f'bind_password = "reader-demo-secret"\nuser_base = "ou=people,{SUFFIX}"\n'
                 f'teacher_group = "cn=teachers,ou=groups,{SUFFIX}"\n'
-                f'admin_group = "cn=admins,ou=groups,{SUFFIX}"\n'
+                f'admin_group = "cn=admins,ou=groups,{SUFFIX}"\n\n'
+                # Every board of the demo registers from 127.0.0.1, as a whole school does
+                # from behind one NAT on the day its boards are installed.
+                "[pairing]\nmax_boards_per_address_per_hour = 1000\n"
             )
         state["nodes"].append({"node_id": node_id, "public_url": urls[index], "config": config})
 

@@ -1,0 +1,112 @@
+//! A school on the cluster: a teacher logged in over LDAP, a lesson, boards registered and
+//! paired through the codes they show, spread over the nodes.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::{
+    cluster::LocalCluster,
+    lesson::{socket_urls, Seat, SLIDES},
+};
+
+pub struct School {
+    pub nodes: Vec<String>,
+    pub token: String,
+    pub lesson_id: String,
+    pub seats: Vec<Seat>,
+}
+
+impl School {
+    /// A teacher with a lesson of [`SLIDES`] slides and `boards` paired boards; board `i`
+    /// registers and pairs on node `i % nodes`.
+    pub async fn open(cluster: &LocalCluster, boards: usize) -> Self {
+        let client = reqwest::Client::new();
+        let nodes = cluster.node_urls();
+        let teacher = cluster.user("teacher");
+        let login: Value = client
+            .post(format!("{}/oauth/token", nodes[0]))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", &teacher.username),
+                ("password", &teacher.password),
+                ("client_id", "web"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().expect("login").to_string();
+        let slides: Vec<Value> = (0..SLIDES)
+            .map(|n| json!({"kind": "text", "text": format!("Slide {n}")}))
+            .collect();
+        let lesson: Value = client
+            .post(format!("{}/api/lessons", nodes[0]))
+            .bearer_auth(&token)
+            .json(&json!({"title": "Fault drill", "slides": slides}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let lesson_id = lesson["id"].as_str().expect("lesson").to_string();
+        let mut seats = Vec::new();
+        for n in 0..boards {
+            let node = &nodes[n % nodes.len()];
+            seats.push(seat(&client, node, &token, n).await);
+        }
+        Self {
+            nodes,
+            token,
+            lesson_id,
+            seats,
+        }
+    }
+}
+
+/// Registers a board on `node`, reads the code its socket shows and pairs with it.
+async fn seat(client: &reqwest::Client, node: &str, token: &str, n: usize) -> Seat {
+    let board: Value = client
+        .post(format!("{node}/api/boards"))
+        .json(&json!({"name": format!("Room {n}")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let board_id = board["board_id"].as_str().expect("board").to_string();
+    let board_secret = board["board_secret"].as_str().unwrap().to_string();
+    let url = &socket_urls(&[node.to_string()])[0];
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let hello = json!({"type": "hello", "role": "board", "board_id": board_id,
+        "board_secret": board_secret});
+    socket.send(Message::text(hello.to_string())).await.unwrap();
+    let code = loop {
+        let Some(Ok(Message::Text(text))) = socket.next().await else {
+            panic!("board socket ended before its code");
+        };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        if frame["type"] == "code" {
+            break frame["code"].as_str().unwrap().to_string();
+        }
+    };
+    let pairing: Value = client
+        .post(format!("{node}/api/pairings"))
+        .bearer_auth(token)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Seat {
+        board_id,
+        board_secret,
+        pairing_id: pairing["pairing_id"].as_str().expect("pairing").to_string(),
+    }
+}

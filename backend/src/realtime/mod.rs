@@ -6,6 +6,7 @@
 
 pub mod actions;
 mod bus;
+mod cut_off;
 pub mod frames;
 mod hello;
 mod hub;
@@ -104,6 +105,7 @@ impl Realtime {
             presence::spawn_refresh(realtime.downgrade()),
             logins::spawn_check(realtime.downgrade(), login_check_every),
             logins::spawn_revocations(realtime.downgrade(), revocations),
+            cut_off::spawn(realtime.downgrade()),
         ];
         if store.engine() == Engine::Postgres {
             background.push(listener::spawn(realtime.downgrade()));

@@ -332,6 +332,12 @@ impl Store {
         self.engine
     }
 
+    /// How long this node has been without a primary database, while it is (PostgreSQL).
+    pub fn database_lost_for(&self) -> Option<Duration> {
+        let (primary, _) = self.batches.primary.as_ref()?;
+        primary.lost_for()
+    }
+
     /// On PostgreSQL, the current primary's URL, waiting up to `within` for one to be known:
     /// where the node's listener connects (after a failover, to the new primary).
     pub async fn primary_url(&self, within: Duration) -> Option<String> {

@@ -123,6 +123,15 @@ impl Primary {
         }
     }
 
+    /// How long no primary has been known, while none is.
+    pub fn lost_for(&self) -> Option<Duration> {
+        if self.known.borrow().is_some() {
+            return None;
+        }
+        let lost_at = Duration::from_micros(self.lost_at.load(Ordering::Acquire));
+        Some(self.origin.elapsed().saturating_sub(lost_at))
+    }
+
     /// Whether a connection opened at `opened` predates the loss of a primary, so must not
     /// be used again.
     pub fn is_stale(&self, opened: Instant) -> bool {

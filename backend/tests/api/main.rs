@@ -11,6 +11,7 @@ mod board_view;
 mod browser;
 mod connection_caps;
 mod connections;
+mod database_cut;
 mod database_failover;
 mod database_stall;
 mod deploy_configs;

@@ -1,6 +1,8 @@
 //! A TCP proxy in front of a server that can stop forwarding without closing anything, as a
 //! failing switch, a saturated link or a frozen virtual machine does: connections stay open,
-//! bytes simply stop arriving. Stopped from both sides until told to forward again.
+//! bytes simply stop arriving. Stopped from both sides until told to forward again. It can
+//! also cut the network: every connection is dropped and new ones are closed at once, until
+//! it is mended.
 
 use std::net::SocketAddr;
 
@@ -14,6 +16,7 @@ use tokio::{
 pub struct StallProxy {
     pub address: SocketAddr,
     flowing: watch::Sender<bool>,
+    cut: watch::Sender<bool>,
     accepting: JoinHandle<()>,
 }
 
@@ -23,20 +26,33 @@ impl StallProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (flowing, watching) = watch::channel(true);
+        let (cut, cutting) = watch::channel(false);
         let accepting = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                if *cutting.borrow() {
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(upstream).await else {
                     continue;
                 };
                 let (client_read, client_write) = client.into_split();
                 let (server_read, server_write) = server.into_split();
-                tokio::spawn(pump(client_read, server_write, watching.clone()));
-                tokio::spawn(pump(server_read, client_write, watching.clone()));
+                let pumps = [
+                    tokio::spawn(pump(client_read, server_write, watching.clone())),
+                    tokio::spawn(pump(server_read, client_write, watching.clone())),
+                ];
+                let mut cutting = cutting.clone();
+                tokio::spawn(async move {
+                    if cutting.wait_for(|cut| *cut).await.is_ok() {
+                        pumps.iter().for_each(JoinHandle::abort);
+                    }
+                });
             }
         });
         Self {
             address,
             flowing,
+            cut,
             accepting,
         }
     }
@@ -49,6 +65,16 @@ impl StallProxy {
     /// Forwards again, held bytes first.
     pub fn resume(&self) {
         self.flowing.send_replace(true);
+    }
+
+    /// Cuts the network: open connections are dropped, new ones closed at once.
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    /// Connects again.
+    pub fn mend(&self) {
+        self.cut.send_replace(false);
     }
 }
 

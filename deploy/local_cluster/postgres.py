@@ -148,8 +148,9 @@ class Postgres:
         runtime = self.runtime_dir(name)
         # A keeper killed with its namespace leaves pid files naming pids of that namespace;
         # in the next one the same numbers may be taken, so they must go.
-        for stale in glob.glob(os.path.join(runtime, "**", "*.pid"), recursive=True):
-            os.remove(stale)
+        for folder, _, files in os.walk(runtime):
+            for stale in (name for name in files if name.endswith(".pid")):
+                os.remove(os.path.join(folder, stale))
         stale = os.path.join(entry["pgdata"], "postmaster.pid")
         if os.path.exists(stale) and not self.postmaster_pid(entry):
             os.remove(stale)

@@ -119,6 +119,11 @@ impl LocalCluster {
             .unwrap()
     }
 
+    /// Where the cluster keeps its logs, for a failed check's message.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn node_urls(&self) -> Vec<String> {
         self.description
             .nodes

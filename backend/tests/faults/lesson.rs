@@ -43,6 +43,99 @@ pub struct Observed {
 
 pub type Shared = Arc<Mutex<Observed>>;
 
+/// A lesson under way: every seat's board and controller playing on the cluster.
+pub struct Running {
+    pub observed: Shared,
+    stop: watch::Sender<bool>,
+    boards: Vec<tokio::task::JoinHandle<()>>,
+    controllers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Starts `commands` commands per board, one every `pace`; board `n` is on node `n` and
+    /// its controller on the next one.
+    pub fn start(school: &crate::school::School, commands: usize, pace: Duration) -> Self {
+        let nodes = socket_urls(&school.nodes);
+        let observed = Shared::default();
+        let (stop, stopped) = watch::channel(false);
+        let mut boards = Vec::new();
+        let mut controllers = Vec::new();
+        for (n, seat) in school.seats.iter().enumerate() {
+            let shared = Arc::clone(&observed);
+            boards.push(tokio::spawn(board(
+                nodes.clone(),
+                n,
+                seat.clone(),
+                shared,
+                stopped.clone(),
+            )));
+            controllers.push(tokio::spawn(controller(
+                nodes.clone(),
+                n + 1,
+                seat.clone(),
+                school.token.clone(),
+                school.lesson_id.clone(),
+                commands,
+                pace,
+                n as u64,
+                Arc::clone(&observed),
+            )));
+        }
+        Self {
+            observed,
+            stop,
+            boards,
+            controllers,
+        }
+    }
+
+    /// Acknowledgements so far, over all boards.
+    pub fn acknowledged(&self) -> usize {
+        self.observed
+            .lock()
+            .unwrap()
+            .acks
+            .values()
+            .map(Vec::len)
+            .sum()
+    }
+
+    /// Waits for every controller's last command, then for every board to show it; what
+    /// the clients saw.
+    pub async fn finish(self) -> Observed {
+        for played in self.controllers {
+            played.await.unwrap();
+        }
+        let converged = Instant::now() + Duration::from_secs(30);
+        while !all_boards_caught_up(&self.observed) {
+            assert!(
+                Instant::now() < converged,
+                "boards did not catch up with the log"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.stop.send(true).unwrap();
+        for shown in self.boards {
+            shown.await.unwrap();
+        }
+        std::mem::take(&mut *self.observed.lock().unwrap())
+    }
+}
+
+/// Whether every board has received up to its last acknowledged offset.
+fn all_boards_caught_up(observed: &Shared) -> bool {
+    let observed = observed.lock().unwrap();
+    observed.acks.iter().all(|(board, acks)| {
+        let head = acks.iter().map(|(_, offset)| *offset).max().unwrap_or(0);
+        let seen = observed
+            .seen
+            .get(board)
+            .and_then(|seen| seen.last())
+            .map_or(0, |(offset, _)| *offset);
+        seen >= head
+    })
+}
+
 /// One board's place in the lesson.
 #[derive(Clone)]
 pub struct Seat {
@@ -100,7 +193,7 @@ async fn next_frame(stream: &mut Stream) -> Option<Value> {
 }
 
 /// A board until `stop`: applies what it receives, reconnecting with its offset.
-pub async fn board(
+async fn board(
     nodes: Vec<String>,
     first: usize,
     seat: Seat,
@@ -164,7 +257,7 @@ fn record_reconnect(observed: &Shared, lost_at: Option<Instant>) {
 
 /// A controller playing `commands` actions, one every `pace`, each until acknowledged.
 #[allow(clippy::too_many_arguments)]
-pub async fn controller(
+async fn controller(
     nodes: Vec<String>,
     first: usize,
     seat: Seat,

@@ -11,6 +11,7 @@ mod lesson;
 mod node_kills;
 mod primary_loss;
 mod school;
+mod standby_loss;
 
 /// One cluster at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -2,17 +2,12 @@
 //! their controllers on different nodes: no acknowledged command is lost or applied twice,
 //! and every board ends showing what its log says.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
-
-use tokio::sync::watch;
+use std::time::{Duration, Instant};
 
 use crate::{
     checks::{log_matches, percentile, print_table},
     cluster::{kill, LocalCluster},
-    lesson::{board, controller, socket_urls, Shared},
+    lesson::Running,
     school::School,
     SERIAL,
 };
@@ -27,31 +22,7 @@ async fn killing_each_node_in_turn_mid_lesson_loses_and_repeats_nothing() {
     let _one_at_a_time = SERIAL.lock().await;
     let mut cluster = LocalCluster::up(3);
     let school = School::open(&cluster, BOARDS).await;
-    let nodes = socket_urls(&school.nodes);
-    let observed = Shared::default();
-    let (stop, stopped) = watch::channel(false);
-    let mut boards = Vec::new();
-    let mut controllers = Vec::new();
-    for (n, seat) in school.seats.iter().enumerate() {
-        boards.push(tokio::spawn(board(
-            nodes.clone(),
-            n,
-            seat.clone(),
-            Arc::clone(&observed),
-            stopped.clone(),
-        )));
-        controllers.push(tokio::spawn(controller(
-            nodes.clone(),
-            n + 1,
-            seat.clone(),
-            school.token.clone(),
-            school.lesson_id.clone(),
-            COMMANDS_PER_BOARD,
-            PACE,
-            n as u64,
-            Arc::clone(&observed),
-        )));
-    }
+    let lesson = Running::start(&school, COMMANDS_PER_BOARD, PACE);
     let started = Instant::now();
     for node in 0..school.nodes.len() {
         tokio::time::sleep(Duration::from_secs(4)).await;
@@ -65,25 +36,9 @@ async fn killing_each_node_in_turn_mid_lesson_loses_and_repeats_nothing() {
         .await
         .unwrap();
     }
-    for played in controllers {
-        played.await.unwrap();
-    }
+    let observed = lesson.finish().await;
     let lesson_time = started.elapsed();
-    // Every board has every acknowledged event before it stops.
-    let converged = Instant::now() + Duration::from_secs(30);
-    while !all_boards_caught_up(&observed) {
-        assert!(
-            Instant::now() < converged,
-            "boards did not catch up with the log"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    stop.send(true).unwrap();
-    for shown in boards {
-        shown.await.unwrap();
-    }
     let database = cluster.primary_url();
-    let observed = std::mem::take(&mut *observed.lock().unwrap());
     let logged = log_matches(&database, &school, &observed).await;
     assert_eq!(logged, BOARDS * COMMANDS_PER_BOARD);
     let reconnects = &observed.reconnects;
@@ -106,17 +61,4 @@ async fn killing_each_node_in_turn_mid_lesson_loses_and_repeats_nothing() {
         ],
     );
     assert!(!reconnects.is_empty(), "no client noticed a node dying");
-}
-
-pub fn all_boards_caught_up(observed: &Shared) -> bool {
-    let observed = std::mem::take(&mut *observed.lock().unwrap());
-    observed.acks.iter().all(|(board, acks)| {
-        let head = acks.iter().map(|(_, offset)| *offset).max().unwrap_or(0);
-        let seen = observed
-            .seen
-            .get(board)
-            .and_then(|seen| seen.last())
-            .map_or(0, |(offset, _)| *offset);
-        seen >= head
-    })
 }

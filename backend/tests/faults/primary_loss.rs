@@ -2,17 +2,12 @@
 //! lesson: pg_auto_failover promotes the standby, `status` shows it, commands are
 //! acknowledged again within 30 s, and no acknowledged command is lost.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
-
-use tokio::sync::watch;
+use std::time::{Duration, Instant};
 
 use crate::{
     checks::{log_matches, print_table},
     cluster::{kill, LocalCluster},
-    lesson::{board, controller, socket_urls, Shared},
+    lesson::Running,
     school::School,
     SERIAL,
 };
@@ -28,32 +23,7 @@ async fn losing_the_primary_promotes_the_standby_and_loses_no_acknowledged_comma
     let _one_at_a_time = SERIAL.lock().await;
     let mut cluster = LocalCluster::up(3);
     let school = School::open(&cluster, BOARDS).await;
-    let nodes = socket_urls(&school.nodes);
-    let observed = Shared::default();
-    let (stop, stopped) = watch::channel(false);
-    let mut boards = Vec::new();
-    let mut controllers = Vec::new();
-    for (n, seat) in school.seats.iter().enumerate() {
-        let stopped = stopped.clone();
-        boards.push(tokio::spawn(board(
-            nodes.clone(),
-            n,
-            seat.clone(),
-            Arc::clone(&observed),
-            stopped,
-        )));
-        controllers.push(tokio::spawn(controller(
-            nodes.clone(),
-            n + 1,
-            seat.clone(),
-            school.token.clone(),
-            school.lesson_id.clone(),
-            COMMANDS_PER_BOARD,
-            PACE,
-            n as u64,
-            Arc::clone(&observed),
-        )));
-    }
+    let lesson = Running::start(&school, COMMANDS_PER_BOARD, PACE);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let before = cluster.status().clone();
     let primary = before
@@ -62,11 +32,11 @@ async fn losing_the_primary_promotes_the_standby_and_loses_no_acknowledged_comma
         .find(|member| member.role == "primary")
         .unwrap()
         .clone();
-    let acked_before = acknowledged(&observed);
+    let acked_before = lesson.acknowledged();
     kill(&[primary.pid.unwrap(), primary.agent_pid.expect("a keeper")]);
     let killed = Instant::now();
     let gap = loop {
-        if acknowledged(&observed) > acked_before + BOARDS {
+        if lesson.acknowledged() > acked_before + BOARDS {
             break killed.elapsed();
         }
         assert!(
@@ -75,9 +45,7 @@ async fn losing_the_primary_promotes_the_standby_and_loses_no_acknowledged_comma
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    for played in controllers {
-        played.await.unwrap();
-    }
+    let observed = lesson.finish().await;
     let now = cluster.status().clone();
     let promoted = now
         .postgres
@@ -88,20 +56,7 @@ async fn losing_the_primary_promotes_the_standby_and_loses_no_acknowledged_comma
         promoted.name, primary.name,
         "the lost primary is still the primary"
     );
-    let converged = Instant::now() + Duration::from_secs(30);
-    while !crate::node_kills::all_boards_caught_up(&observed) {
-        assert!(
-            Instant::now() < converged,
-            "boards did not catch up with the log"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    stop.send(true).unwrap();
-    for shown in boards {
-        shown.await.unwrap();
-    }
     let database = cluster.primary_url();
-    let observed = std::mem::take(&mut *observed.lock().unwrap());
     let logged = log_matches(&database, &school, &observed).await;
     assert_eq!(logged, BOARDS * COMMANDS_PER_BOARD);
     print_table(
@@ -119,9 +74,4 @@ async fn losing_the_primary_promotes_the_standby_and_loses_no_acknowledged_comma
             ),
         ],
     );
-}
-
-/// Acknowledgements so far, over all boards.
-fn acknowledged(observed: &Shared) -> usize {
-    observed.lock().unwrap().acks.values().map(Vec::len).sum()
 }

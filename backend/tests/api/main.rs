@@ -13,6 +13,7 @@ mod connection_caps;
 mod connections;
 mod database_stall;
 mod directory_recheck;
+mod drain;
 mod health;
 mod helpers;
 mod idempotency;

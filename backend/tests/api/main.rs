@@ -28,6 +28,7 @@ mod media_cluster;
 mod media_helpers;
 mod media_ranges;
 mod media_tls;
+mod migrations;
 mod node_process;
 mod oauth;
 mod pairing;

@@ -4,7 +4,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use futures_util::future::OptionFuture;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{net::TcpListener, sync::watch, time::Instant};
 
 use crate::{
     auth::{Authenticator, LoginThrottle, Registrar, TokenService},
@@ -22,9 +22,6 @@ use crate::{
 
 /// How often expired tokens are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
-
-/// How long closing sockets may take to say goodbye when the node stops.
-const SOCKETS_CLOSE_WITHIN: Duration = Duration::from_secs(2);
 
 /// A node, bound and migrated, not yet serving.
 pub struct Application {
@@ -146,7 +143,9 @@ impl Application {
         &self.state.store
     }
 
-    /// Serves until `shutdown` resolves, then finishes requests in flight and closes the pool.
+    /// Serves until `shutdown` resolves; then takes no more connections, closes the sockets
+    /// with 1012, finishes requests in flight and closes the pool, all within
+    /// `shutdown_drain`: past it the node stops anyway, so no client can hold it.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -173,39 +172,46 @@ impl Application {
             "serving"
         );
         let (stop, stopping) = watch::channel(false);
-        let realtime = self.state.realtime.clone();
-        let signal = async move {
-            shutdown.await;
-            // Upgraded sockets are not requests: close them now, so clients reconnect to
-            // another node while this one drains.
-            realtime.shutdown();
-            let _ = stop.send(true);
-        };
-        let drain = self.state.settings.shutdown_drain;
         let metrics = OptionFuture::from(
             self.metrics_server
                 .map(|server| server.run(stopping.clone())),
         );
-        let public = self.server.run(stopping.clone());
+        let public = self.server.run(stopping);
         let serve = async move {
             tokio::join!(public, metrics);
         };
-        let mut drain_started = stopping;
-        tokio::select! {
-            () = serve => {}
-            () = async {
-                tokio::join!(signal, async {
-                    let _ = drain_started.wait_for(|stopping| *stopping).await;
-                    tokio::time::sleep(drain).await;
-                });
-            } => {
-                tracing::warn!(?drain, "requests still running after the drain deadline: stopping anyway");
-            }
+        tokio::pin!(serve);
+        // The servers run until told to stop, so in practice `shutdown` ends this.
+        let served = tokio::select! {
+            () = &mut serve => true,
+            () = shutdown => false,
         };
-        drop((purge, sync));
+        let drain = self.state.settings.shutdown_drain;
+        let deadline = Instant::now() + drain;
+        // No new connections, then the sockets: their clients reconnect to another node
+        // while this one finishes the requests in flight.
+        let _ = stop.send(true);
         self.state.realtime.shutdown();
-        self.state.realtime.closed(SOCKETS_CLOSE_WITHIN).await;
-        store.close().await;
+        let drained = tokio::time::timeout_at(deadline, async {
+            if !served {
+                serve.await;
+            }
+            self.state.realtime.closed().await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                ?drain,
+                "requests or sockets still open at the drain deadline: stopping anyway"
+            );
+        }
+        drop((purge, sync));
+        if tokio::time::timeout_at(deadline, store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still busy at the drain deadline: dropped");
+        }
         tracing::info!("stopped");
         Ok(())
     }

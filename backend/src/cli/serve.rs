@@ -10,10 +10,11 @@ use crate::{
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let uses_builtin_directory = settings.ldap.is_none();
     let app = Application::build(settings).await?;
+    let shutdown = shutdown_signal()?;
     if uses_builtin_directory {
         create_first_account(app.store()).await?;
     }
-    app.run(shutdown_signal()).await
+    app.run(shutdown).await
 }
 
 /// On a fresh embedded install there is nobody to log in as: create `teacher` with a random
@@ -40,27 +41,19 @@ async fn create_first_account(store: &Store) -> anyhow::Result<()> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+/// Resolves at SIGTERM or SIGINT (Ctrl-C). Both are caught from the call on, before the node
+/// serves, so a stop asked for right after start drains too instead of killing the process.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use anyhow::Context;
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown requested: draining");
+        tracing::info!("shutdown requested: draining");
+    })
 }

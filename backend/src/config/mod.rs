@@ -50,8 +50,9 @@ pub struct Settings {
     pub limits: LimitsSettings,
     /// Serve `/metrics` on this address instead of `listen`, so it need not be public.
     pub metrics_listen: Option<SocketAddr>,
-    /// After SIGTERM, how long requests in flight may take before the node stops anyway, so
-    /// a stuck or slow client cannot hold a restart hostage.
+    /// After SIGTERM, how long the node may take to finish requests in flight and say goodbye
+    /// to its sockets before it exits anyway, so a stuck or slow client cannot hold a
+    /// restart hostage.
     #[serde(deserialize_with = "duration")]
     pub shutdown_drain: Duration,
 }

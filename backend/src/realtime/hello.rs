@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
+use tokio::sync::watch;
 
 use super::{
     frames::{self, ClientFrame, Hello, Role},
@@ -19,6 +20,8 @@ pub(super) const FORBIDDEN: u16 = 4003;
 const NO_HELLO: u16 = 4008;
 const TOO_BIG: u16 = 1009;
 const TRY_AGAIN_LATER: u16 = 1013;
+/// The node is stopping: the client reconnects to another one at once.
+pub(super) const RESTARTING: (u16, &str) = (1012, "node restarting");
 
 /// Why a socket ends: close it with this code and reason, answer the client's close, or it
 /// is gone already.
@@ -40,17 +43,23 @@ pub(super) struct Greeted {
     pub offset: Option<i64>,
 }
 
-/// Waits for `hello` and checks the credentials in it.
+/// Waits for `hello` and checks the credentials in it. A node that starts stopping meanwhile
+/// (`stopping`) closes the socket with 1012 rather than wait.
 pub(super) async fn greet(
     socket: &mut WebSocket,
     realtime: &Realtime,
     hello_timeout: Duration,
+    stopping: &mut watch::Receiver<bool>,
 ) -> Result<Greeted, End> {
     let deadline = tokio::time::Instant::now() + hello_timeout;
     let hello = loop {
-        let message = tokio::time::timeout_at(deadline, socket.recv())
-            .await
-            .map_err(|_| End::Close(NO_HELLO, "no hello in time"))?;
+        let message = tokio::select! {
+            message = tokio::time::timeout_at(deadline, socket.recv()) => message,
+            _ = stopping.wait_for(|stopping| *stopping) => {
+                return Err(End::Close(RESTARTING.0, RESTARTING.1))
+            }
+        }
+        .map_err(|_| End::Close(NO_HELLO, "no hello in time"))?;
         match message {
             None => return Err(End::Gone),
             Some(Err(error)) => return Err(read_failed(&error)),

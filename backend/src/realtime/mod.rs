@@ -23,7 +23,7 @@ pub use self::hub::{Hub, OUTBOX_CAPACITY};
 use self::{
     bus::{Bus, Envelope, LocalBus, PgBus, Signal},
     frames::{Role, ServerFrame},
-    hello::BAD_CREDENTIALS,
+    hello::{BAD_CREDENTIALS, RESTARTING},
     presence::Presence,
 };
 use crate::{
@@ -63,6 +63,9 @@ struct Inner {
     /// Where uploads announced by other nodes go, for the media sync loop.
     blob_news: BlobNews,
     background: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// True once the node stops, for the sockets `shutdown` cannot reach in the hub: those
+    /// still to say hello and those joining after it. Each socket holds a receiver.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Realtime {
@@ -99,6 +102,7 @@ impl Realtime {
                 presence: Presence::default(),
                 blob_news,
                 background: std::sync::Mutex::default(),
+                stopping: tokio::sync::watch::Sender::new(false),
             }),
         };
         let mut background = vec![
@@ -231,10 +235,13 @@ impl Realtime {
         self.show_presence(board_id);
     }
 
-    /// Closes every socket with 1012 (the node is stopping; clients reconnect elsewhere) and
-    /// stops the background tasks.
+    /// Closes every socket with 1012 (the node is stopping; clients reconnect elsewhere), also
+    /// those still saying hello or joining later, and stops the background tasks.
     pub fn shutdown(&self) {
-        self.inner.hub.close_all(1012, "node restarting");
+        // Set before the hub is walked: a socket joining after the walk sees it (`socket`).
+        self.inner.stopping.send_replace(true);
+        let (code, reason) = RESTARTING;
+        self.inner.hub.close_all(code, reason);
         let tasks = std::mem::take(
             &mut *self
                 .inner
@@ -247,12 +254,19 @@ impl Realtime {
         }
     }
 
-    /// Waits until every socket here has closed, at most `within`.
-    pub async fn closed(&self, within: std::time::Duration) {
-        let deadline = Instant::now() + within;
-        while self.inner.hub.sockets() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+    /// For a socket's task, held from its upgrade until its goodbye is sent: it says when the
+    /// node starts stopping, and [`Realtime::closed`] waits until none is left.
+    fn watch_stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.stopping.subscribe()
+    }
+
+    fn is_stopping(&self) -> bool {
+        *self.inner.stopping.borrow()
+    }
+
+    /// Waits until every socket here has ended, its close frame sent.
+    pub async fn closed(&self) {
+        self.inner.stopping.closed().await;
     }
 
     fn signal(&self, signal: Signal) {

@@ -14,7 +14,7 @@ use tokio::{sync::mpsc, time::sleep_until};
 
 use super::{
     frames::{self, ClientFrame, EventFrame, FrameError, Role, ServerFrame},
-    hello::{greet, read_failed, unavailable, End, Greeted, FORBIDDEN},
+    hello::{greet, read_failed, unavailable, End, Greeted, FORBIDDEN, RESTARTING},
     hub::{Membership, Outgoing},
     Realtime,
 };
@@ -40,7 +40,9 @@ pub fn command_rate(per_second: NonZeroU32) -> Quota {
 
 /// Serves one socket until it closes; its `hello` must arrive within `hello_timeout`.
 pub async fn serve(mut socket: WebSocket, realtime: Realtime, hello_timeout: Duration) {
-    let greeted = match greet(&mut socket, &realtime, hello_timeout).await {
+    // Held to the end, past the goodbye: a stopping node waits until every socket's is sent.
+    let mut stopping = realtime.watch_stopping();
+    let greeted = match greet(&mut socket, &realtime, hello_timeout, &mut stopping).await {
         Ok(greeted) => greeted,
         Err(end) => return close(socket, end).await,
     };
@@ -131,6 +133,10 @@ impl Connection {
 
     /// `welcome` with what the client missed, and for a board waiting to be paired, a code.
     async fn start(&mut self) -> Result<(), End> {
+        // Joined after `Realtime::shutdown` closed every socket it found.
+        if self.realtime.is_stopping() {
+            return Err(End::Close(RESTARTING.0, RESTARTING.1));
+        }
         self.welcome(self.greeted.offset).await?;
         if self.greeted.role == Role::Board {
             let paired = self

@@ -1,6 +1,11 @@
-//! A boardcast node as its own process (the real binary), for tests that `kill -9` it.
+//! A boardcast node as its own process (the real binary), for tests that `kill -9` it or
+//! stop it with SIGTERM as an operator would.
 
-use std::{net::SocketAddr, process::Stdio};
+use std::{
+    net::SocketAddr,
+    process::{ExitStatus, Stdio},
+    time::Duration,
+};
 
 use tempfile::TempDir;
 use tokio::{
@@ -83,6 +88,23 @@ impl NodeProcess {
     /// `kill -9`: no shutdown, no goodbyes.
     pub async fn kill(&mut self) {
         self.child.kill().await.unwrap();
+    }
+
+    /// `kill -TERM`: how systemd and orchestrators stop a node for a rolling restart.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the node to end by itself, at most `within`; how it ended.
+    pub async fn exited(&mut self, within: Duration) -> ExitStatus {
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("the node was still running after {within:?}"))
+            .unwrap()
     }
 }
 

@@ -20,14 +20,7 @@ const SENT_AWAY_WITHIN: Duration = Duration::from_secs(8);
 #[tokio::test]
 async fn a_node_cut_off_from_the_database_sends_its_clients_to_another_node() {
     let direct = fresh_database().await;
-    let port: u16 = direct
-        .rsplit_once(':')
-        .and_then(|(_, rest)| rest.split('/').next())
-        .unwrap()
-        .parse()
-        .unwrap();
-    let proxy = StallProxy::start(([127, 0, 0, 1], port).into()).await;
-    let proxied = direct.replace(&format!(":{port}/"), &format!(":{}/", proxy.address.port()));
+    let (proxy, proxied) = StallProxy::in_front_of(&direct).await;
     let cut_off = TestApp::spawn_on(&proxied, |_| {}).await;
     let other = TestApp::spawn_on(&direct, |_| {}).await;
     let mut room = Classroom::open(&other, "ann").await;
@@ -50,7 +43,7 @@ async fn a_node_cut_off_from_the_database_sends_its_clients_to_another_node() {
         "sent away after {:?}",
         cut.elapsed()
     );
-    assert_eq!(ready(&cut_off).await, 503);
+    assert_eq!(cut_off.ready().await, 503);
     // A socket that comes back to the cut-off node is told to try later.
     let mut refused = Socket::connect(cut_off.address).await;
     refused
@@ -75,7 +68,7 @@ async fn a_node_cut_off_from_the_database_sends_its_clients_to_another_node() {
 
     proxy.mend();
     let mended = Instant::now();
-    while ready(&cut_off).await != 200 {
+    while cut_off.ready().await != 200 {
         assert!(
             mended.elapsed() < Duration::from_secs(5),
             "not ready after the network came back"
@@ -88,14 +81,4 @@ async fn a_node_cut_off_from_the_database_sends_its_clients_to_another_node() {
         .send(command(&new_id(), json!({"kind": "blank", "on": true})))
         .await;
     assert_eq!(controller.next_of("ack").await["offset"], 5);
-}
-
-async fn ready(node: &TestApp) -> u16 {
-    node.client
-        .get(node.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }

@@ -71,12 +71,12 @@ async fn nodes_follow_a_promoted_standby_and_lose_no_acknowledged_command() {
         started.elapsed()
     );
     for node in [&a, &b] {
-        assert_eq!(ready(node).await, 503, "ready without a primary");
+        assert_eq!(node.ready().await, 503, "ready without a primary");
     }
 
     standby.promote().await;
     let promoted = Instant::now();
-    while ready(&a).await != 200 || ready(&b).await != 200 {
+    while a.ready().await != 200 || b.ready().await != 200 {
         assert!(
             promoted.elapsed() < BACK_WITHIN,
             "not ready after the promotion"
@@ -108,14 +108,4 @@ async fn nodes_follow_a_promoted_standby_and_lose_no_acknowledged_command() {
         .await
         .unwrap();
     assert_eq!(log, (1..=6).collect::<Vec<i64>>());
-}
-
-async fn ready(node: &TestApp) -> u16 {
-    node.client
-        .get(node.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }

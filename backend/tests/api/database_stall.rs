@@ -23,14 +23,7 @@ const FAST: Duration = Duration::from_secs(4);
 #[tokio::test]
 async fn a_stalled_database_fails_commands_and_logins_fast_and_recovers() {
     let direct = fresh_database().await;
-    let port: u16 = direct
-        .rsplit_once(':')
-        .and_then(|(_, rest)| rest.split('/').next())
-        .unwrap()
-        .parse()
-        .unwrap();
-    let proxy = StallProxy::start(([127, 0, 0, 1], port).into()).await;
-    let proxied = direct.replace(&format!(":{port}/"), &format!(":{}/", proxy.address.port()));
+    let (proxy, proxied) = StallProxy::in_front_of(&direct).await;
     let node = TestApp::spawn_on(&proxied, |settings| {
         settings.limits.statement_timeout = DEADLINE;
     })
@@ -69,7 +62,7 @@ async fn a_stalled_database_fails_commands_and_logins_fast_and_recovers() {
     );
 
     let started = Instant::now();
-    assert_eq!(ready(&node).await, 503);
+    assert_eq!(node.ready().await, 503);
     assert!(
         started.elapsed() < FAST,
         "readyz answered after {:?}",
@@ -85,7 +78,7 @@ async fn a_stalled_database_fails_commands_and_logins_fast_and_recovers() {
     // A stall of more than a few seconds sends the node's sockets elsewhere (close 1012), so
     // the controller comes back as the app would: once the node is ready, with its offset.
     let recovered = Instant::now() + Duration::from_secs(30);
-    while ready(&node).await != 200 {
+    while node.ready().await != 200 {
         assert!(Instant::now() < recovered, "not ready after the stall");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -114,14 +107,4 @@ async fn a_stalled_database_fails_commands_and_logins_fast_and_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(node.password_grant("bob", "pw").await.status(), 200);
-}
-
-async fn ready(node: &TestApp) -> u16 {
-    node.client
-        .get(node.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }

@@ -228,6 +228,12 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The status `GET /readyz` answers.
+    pub async fn ready(&self) -> u16 {
+        let response = self.client.get(self.url("/readyz")).send().await.unwrap();
+        response.status().as_u16()
+    }
+
     /// Where the node keeps its blobs.
     pub fn data_dir(&self) -> &std::path::Path {
         self.data_dir.as_ref().unwrap().path()

@@ -22,7 +22,7 @@ pub struct StallProxy {
 
 impl StallProxy {
     /// Forwards a random loopback port to `upstream`.
-    pub async fn start(upstream: SocketAddr) -> Self {
+    async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (flowing, watching) = watch::channel(true);
@@ -55,6 +55,20 @@ impl StallProxy {
             cut,
             accepting,
         }
+    }
+
+    /// A proxy in front of the server of `database_url` (on loopback), and the same URL
+    /// through the proxy.
+    pub async fn in_front_of(database_url: &str) -> (Self, String) {
+        let port: u16 = database_url
+            .rsplit_once(':')
+            .and_then(|(_, rest)| rest.split('/').next())
+            .and_then(|port| port.parse().ok())
+            .expect("a database URL with a port");
+        let proxy = Self::start(([127, 0, 0, 1], port).into()).await;
+        let proxied =
+            database_url.replace(&format!(":{port}/"), &format!(":{}/", proxy.address.port()));
+        (proxy, proxied)
     }
 
     /// Stops forwarding: bytes already sent are held, connections stay open.

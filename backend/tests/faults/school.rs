@@ -42,16 +42,13 @@ impl School {
         let slides: Vec<Value> = (0..SLIDES)
             .map(|n| json!({"kind": "text", "text": format!("Slide {n}")}))
             .collect();
-        let lesson: Value = client
-            .post(format!("{}/api/lessons", nodes[0]))
-            .bearer_auth(&token)
-            .json(&json!({"title": "Fault drill", "slides": slides}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let lesson = post(
+            &client,
+            &format!("{}/api/lessons", nodes[0]),
+            Some(&token),
+            json!({"title": "Fault drill", "slides": slides}),
+        )
+        .await;
         let lesson_id = lesson["id"].as_str().expect("lesson").to_string();
         let mut seats = Vec::new();
         for n in 0..boards {
@@ -69,15 +66,8 @@ impl School {
 
 /// Registers a board on `node`, reads the code its socket shows and pairs with it.
 async fn seat(client: &reqwest::Client, node: &str, token: &str, n: usize) -> Seat {
-    let board: Value = client
-        .post(format!("{node}/api/boards"))
-        .json(&json!({"name": format!("Room {n}")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{node}/api/boards");
+    let board = post(client, &url, None, json!({"name": format!("Room {n}")})).await;
     let board_id = board["board_id"].as_str().expect("board").to_string();
     let board_secret = board["board_secret"].as_str().unwrap().to_string();
     let url = &socket_urls(&[node.to_string()])[0];
@@ -94,19 +84,20 @@ async fn seat(client: &reqwest::Client, node: &str, token: &str, n: usize) -> Se
             break frame["code"].as_str().unwrap().to_string();
         }
     };
-    let pairing: Value = client
-        .post(format!("{node}/api/pairings"))
-        .bearer_auth(token)
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{node}/api/pairings");
+    let pairing = post(client, &url, Some(token), json!({"code": code})).await;
     Seat {
         board_id,
         board_secret,
         pairing_id: pairing["pairing_id"].as_str().expect("pairing").to_string(),
     }
+}
+
+/// A JSON `POST`, with a bearer token when given; the JSON answer.
+async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: Value) -> Value {
+    let mut request = client.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
 }

@@ -76,6 +76,13 @@ class Postgres:
             shutil.chown(runtime, "postgres", "postgres")
         return runtime
 
+    def socket_dir(self):
+        sockets = os.path.join(self.root, "sockets")
+        os.makedirs(sockets, mode=0o700, exist_ok=True)
+        if processes.is_root():
+            shutil.chown(sockets, "postgres", "postgres")
+        return sockets
+
     def environment(self, name):
         env = dict(os.environ)
         env.update(
@@ -83,6 +90,9 @@ class Postgres:
             XDG_CONFIG_HOME=os.path.join(self.root, "xdg", "config"),
             XDG_DATA_HOME=os.path.join(self.root, "xdg", "share"),
             XDG_RUNTIME_DIR=self.runtime_dir(name),
+            # The servers' sockets live in the cluster: Debian's default directory is only
+            # writable by the `postgres` user, and two clusters must not share it.
+            PG_REGRESS_SOCK_DIR=self.socket_dir(),
         )
         return env
 
@@ -116,7 +126,7 @@ class Postgres:
             self.state["members"].append(member)
             self.pg_autoctl(
                 name, "create", "postgres", "--pgdata", member["pgdata"], "--pgport", str(member["port"]),
-                "--listen", "127.0.0.1", "--hostname", "127.0.0.1", "--name", name, "--dbname", DATABASE,
+                "--listen", "127.0.0.1", "--hostname", "127.0.0.1", "--pghost", self.socket_dir(), "--name", name, "--dbname", DATABASE,
                 "--monitor", self.monitor_url(), "--auth", "trust", "--no-ssl",
                 "--replication-quorum", "true",
             )
@@ -213,7 +223,8 @@ class Postgres:
         return described
 
     def everything(self):
-        return [self.state["monitor"], *self.state["members"]] if "monitor" in self.state else []
+        monitor = [self.state["monitor"]] if "monitor" in self.state else []
+        return monitor + self.state.get("members", [])
 
 
 def as_server_user(command):

@@ -8,6 +8,7 @@
 //! know the teacher given with `--username`/`--password`.
 
 mod classroom;
+mod drive;
 mod http;
 mod stats;
 

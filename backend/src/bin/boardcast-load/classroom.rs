@@ -12,7 +12,7 @@ use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
 };
 
-use super::{http, Args};
+use super::{http, Args, Placement};
 
 /// Bytes read from a socket at a time.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -22,7 +22,14 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// One board's sockets: its own, and its controllers'.
 pub struct Board {
     pub socket: Socket,
-    pub controllers: Vec<Socket>,
+    pub controllers: Vec<Controller>,
+}
+
+/// A controller's socket, and whether it is on another node than its board's (so its
+/// commands' events reach the board through the database's notification).
+pub struct Controller {
+    pub socket: Socket,
+    pub crosses_nodes: bool,
 }
 
 /// Open sockets, ready to be driven.
@@ -43,7 +50,14 @@ impl Run {
                 boards.push(next(&mut pending).await?);
             }
             let (nodes, token, controllers) = (args.nodes.clone(), token.clone(), args.controllers);
-            pending.spawn(async move { open_board(&nodes, index, &token, controllers).await });
+            let same_node = match args.placement {
+                Placement::Across => false,
+                Placement::Same => true,
+                Placement::Both => index % 2 == 0,
+            };
+            pending.spawn(async move {
+                open_board(&nodes, index, &token, controllers, same_node).await
+            });
         }
         while !pending.is_empty() {
             boards.push(next(&mut pending).await?);
@@ -88,12 +102,14 @@ async fn log_in(args: &Args) -> anyhow::Result<String> {
     }
 }
 
-/// Registers board `index`, pairs with the code its socket shows, opens its controllers.
+/// Registers board `index`, pairs with the code its socket shows, opens its controllers: on
+/// the board's node when `same_node`, otherwise on the nodes after it in turn.
 async fn open_board(
     nodes: &[SocketAddr],
     index: usize,
     token: &str,
     controllers: usize,
+    same_node: bool,
 ) -> anyhow::Result<Board> {
     let node = |offset: usize| nodes[(index + offset) % nodes.len()];
     let body = json!({ "name": format!("load {index}") }).to_string();
@@ -129,7 +145,11 @@ async fn open_board(
     for offset in 0..controllers {
         let hello = json!({"type": "hello", "role": "controller",
             "access_token": token, "pairing_id": pairing["pairing_id"]});
-        sockets.push(greet(node(1 + offset), &hello).await?);
+        let at = if same_node { node(0) } else { node(1 + offset) };
+        sockets.push(Controller {
+            socket: greet(at, &hello).await?,
+            crosses_nodes: at != node(0),
+        });
     }
     Ok(Board {
         socket,

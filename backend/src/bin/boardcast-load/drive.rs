@@ -21,13 +21,39 @@ use tokio::{
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{
-    classroom::{Run, Socket},
+    classroom::{Controller, Run, Socket},
     stats::Latencies,
     Report,
 };
 
-/// When each command was sent, by id.
-type SentAt = Arc<Mutex<HashMap<String, Instant>>>;
+/// A command on its way: when it was sent, and whether from another node than its board's.
+struct Sent {
+    at: Instant,
+    crosses_nodes: bool,
+}
+
+/// The commands sent, by id.
+type SentAt = Arc<Mutex<HashMap<String, Sent>>>;
+
+/// Which end of a pairing a socket is.
+enum Seat {
+    Board,
+    /// A controller writes the commands it is handed.
+    Controller {
+        commands: mpsc::Receiver<bool>,
+        crosses_nodes: bool,
+    },
+}
+
+/// What one socket timed.
+#[derive(Default)]
+struct Samples {
+    acks: Vec<Duration>,
+    events: Vec<Duration>,
+    /// At a board's own socket: events of commands sent from its node, and from another.
+    at_board_same_node: Vec<Duration>,
+    at_board_across_nodes: Vec<Duration>,
+}
 
 impl Run {
     /// Sends `rate` commands per second for `length`, then waits for the stragglers.
@@ -40,14 +66,22 @@ impl Run {
         let mut queues = Vec::new();
         for board in self.boards {
             let mut board_queues = Vec::new();
-            for controller in board.controllers {
+            for Controller {
+                socket,
+                crosses_nodes,
+            } in board.controllers
+            {
                 let (queue, commands) = mpsc::channel(64);
                 board_queues.push(queue);
+                let seat = Seat::Controller {
+                    commands,
+                    crosses_nodes,
+                };
                 let shared = (sent_at.clone(), errors.clone(), stopped.clone());
-                readers.spawn(serve_socket(controller, Some(commands), shared));
+                readers.spawn(serve_socket(socket, seat, shared));
             }
             let shared = (sent_at.clone(), errors.clone(), stopped.clone());
-            readers.spawn(serve_socket(board.socket, None, shared));
+            readers.spawn(serve_socket(board.socket, Seat::Board, shared));
             queues.push(board_queues);
         }
         let started = Instant::now();
@@ -61,20 +95,25 @@ impl Run {
         // Answers still on their way get a moment before the sockets close.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let _ = stop.send(true);
-        let (mut acks, mut events) = (Vec::new(), Vec::new());
-        while let Some(Ok((socket_acks, socket_events))) = readers.join_next().await {
-            acks.extend(socket_acks);
-            events.extend(socket_events);
+        let mut all = Samples::default();
+        while let Some(Ok(socket)) = readers.join_next().await {
+            all.acks.extend(socket.acks);
+            all.events.extend(socket.events);
+            all.at_board_same_node.extend(socket.at_board_same_node);
+            all.at_board_across_nodes
+                .extend(socket.at_board_across_nodes);
         }
         let seconds = elapsed.as_secs_f64();
         Report {
             sockets,
             setup_seconds: self.setup.as_secs_f64(),
             commands_sent,
-            acks_per_second: acks.len() as f64 / seconds,
-            events_per_second: events.len() as f64 / seconds,
-            acks: Latencies::of(acks),
-            fan_out: Latencies::of(events),
+            acks_per_second: all.acks.len() as f64 / seconds,
+            events_per_second: all.events.len() as f64 / seconds,
+            acks: Latencies::of(all.acks),
+            fan_out: Latencies::of(all.events),
+            at_boards_same_node: Latencies::of(all.at_board_same_node),
+            at_boards_across_nodes: Latencies::of(all.at_board_across_nodes),
             errors: errors.load(Ordering::Relaxed),
         }
     }
@@ -118,19 +157,19 @@ struct Answer<'a> {
     id: Option<Cow<'a, str>>,
 }
 
-/// Reads one socket until told to stop: ack and event latencies. A controller also writes
-/// the commands it is handed.
+/// Reads one socket until told to stop and times what it gets; a controller also writes the
+/// commands it is handed.
 async fn serve_socket(
     mut socket: Socket,
-    mut commands: Option<mpsc::Receiver<bool>>,
+    mut seat: Seat,
     (sent_at, errors, mut stop): (SentAt, Arc<AtomicU64>, watch::Receiver<bool>),
-) -> (Vec<Duration>, Vec<Duration>) {
-    let (mut acks, mut events) = (Vec::new(), Vec::new());
+) -> Samples {
+    let mut samples = Samples::default();
     loop {
         let queued = async {
-            match commands.as_mut() {
-                Some(commands) => commands.recv().await,
-                None => std::future::pending().await,
+            match &mut seat {
+                Seat::Controller { commands, .. } => commands.recv().await,
+                Seat::Board => std::future::pending().await,
             }
         };
         tokio::select! {
@@ -139,7 +178,9 @@ async fn serve_socket(
                 let id = uuid::Uuid::new_v4().to_string();
                 let frame = json!({"type": "command", "id": id,
                     "action": {"kind": "blank", "on": blank}});
-                sent_at.lock().map(|mut sent| sent.insert(id, Instant::now())).ok();
+                let crosses_nodes = matches!(seat, Seat::Controller { crosses_nodes: true, .. });
+                let sent = Sent { at: Instant::now(), crosses_nodes };
+                sent_at.lock().map(|mut all| all.insert(id, sent)).ok();
                 if socket.send(Message::Text(frame.to_string().into())).await.is_err() {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
@@ -154,17 +195,26 @@ async fn serve_socket(
                 };
                 let Ok(frame) = serde_json::from_str::<Answer>(&text) else { continue };
                 let since_sent = || {
-                    let sent = *sent_at.lock().ok()?.get(frame.id.as_deref()?)?;
-                    Some(sent.elapsed())
+                    let all = sent_at.lock().ok()?;
+                    let sent = all.get(frame.id.as_deref()?)?;
+                    Some((sent.at.elapsed(), sent.crosses_nodes))
                 };
                 match frame.kind.as_ref() {
-                    "ack" => acks.extend(since_sent()),
-                    "event" => events.extend(since_sent()),
+                    "ack" => samples.acks.extend(since_sent().map(|(took, _)| took)),
+                    "event" => {
+                        let Some((took, crosses_nodes)) = since_sent() else { continue };
+                        samples.events.push(took);
+                        match (&seat, crosses_nodes) {
+                            (Seat::Board, false) => samples.at_board_same_node.push(took),
+                            (Seat::Board, true) => samples.at_board_across_nodes.push(took),
+                            (Seat::Controller { .. }, _) => {}
+                        }
+                    }
                     "error" => { errors.fetch_add(1, Ordering::Relaxed); }
                     _ => {}
                 }
             }
         }
     }
-    (acks, events)
+    samples
 }

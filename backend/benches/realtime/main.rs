@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod append_times;
+mod load;
 #[allow(dead_code)]
 #[path = "../../tests/api/node_process.rs"]
 mod node_process;
@@ -16,17 +17,19 @@ mod node_process;
 #[path = "../../tests/api/postgres.rs"]
 mod postgres;
 
-use std::{net::SocketAddr, process::Stdio, time::Duration};
+use std::time::Duration;
 
 use boardcast::{
     auth::password::hash_password,
     config::DatabaseUrl,
     store::{now_millis, NewUser, Store},
 };
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use self::{append_times::append_times, node_process::NodeProcess};
+use self::{
+    append_times::append_times,
+    load::{latencies, summary, Load},
+    node_process::NodeProcess,
+};
 
 const PASSWORD: &str = "load-test-password";
 /// 1,000 boards with 9 controllers each: 10,000 sockets.
@@ -99,79 +102,6 @@ async fn node(name: &str, url: &str) -> NodeProcess {
     let node = NodeProcess::start_with(name, url, &settings).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     node
-}
-
-/// A running `boardcast-load`.
-struct Load {
-    child: tokio::process::Child,
-    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-}
-
-impl Load {
-    fn start(
-        nodes: &[SocketAddr],
-        boards: usize,
-        controllers: usize,
-        rate: f64,
-        seconds: f64,
-    ) -> Self {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_boardcast-load"));
-        for node in nodes {
-            command.arg("--node").arg(node.to_string());
-        }
-        let mut child = command
-            .args(["--boards", &boards.to_string()])
-            .args(["--controllers", &controllers.to_string()])
-            .args(["--rate", &rate.to_string()])
-            .args(["--seconds", &seconds.to_string()])
-            .arg("--json")
-            .env("BOARDCAST_LOAD_PASSWORD", PASSWORD)
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self { child, lines }
-    }
-
-    /// Waits until every socket is open; their number.
-    async fn connected(&mut self) -> usize {
-        let line = self
-            .lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("load generator ended");
-        line.strip_prefix("connected ").unwrap().parse().unwrap()
-    }
-
-    async fn report(mut self) -> Value {
-        let line = self.lines.next_line().await.unwrap().expect("no report");
-        self.child.wait().await.unwrap();
-        serde_json::from_str(&line).unwrap()
-    }
-}
-
-fn latencies(report: &Value, which: &str) -> String {
-    let l = &report[which];
-    format!(
-        "p50 {:6.2} ms  p90 {:6.2} ms  p99 {:6.2} ms  max {:7.2} ms",
-        l["p50_ms"].as_f64().unwrap(),
-        l["p90_ms"].as_f64().unwrap(),
-        l["p99_ms"].as_f64().unwrap(),
-        l["max_ms"].as_f64().unwrap()
-    )
-}
-
-fn summary(report: &Value) {
-    println!(
-        "  {:.0} acks/s, {:.0} events/s, {} errors",
-        report["acks_per_second"].as_f64().unwrap(),
-        report["events_per_second"].as_f64().unwrap(),
-        report["errors"]
-    );
-    println!("  ack      {}", latencies(report, "acks"));
-    println!("  fan-out  {}", latencies(report, "fan_out"));
 }
 
 /// Resident memory per socket: 10,000 sockets held open and idle on one node.

@@ -15,6 +15,7 @@ pub struct Load {
 }
 
 impl Load {
+    /// Starts the generator as the teacher [`database`](super::database) creates.
     pub fn start(
         nodes: &[SocketAddr],
         boards: usize,
@@ -22,17 +23,34 @@ impl Load {
         rate: f64,
         seconds: f64,
     ) -> Self {
+        let mut command = Self::command(nodes, boards, controllers, rate, seconds);
+        command.env("BOARDCAST_LOAD_PASSWORD", PASSWORD);
+        Self::spawn(command)
+    }
+
+    /// The generator's command line for a run, to add options to before [`Load::spawn`].
+    pub fn command(
+        nodes: &[SocketAddr],
+        boards: usize,
+        controllers: usize,
+        rate: f64,
+        seconds: f64,
+    ) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_boardcast-load"));
         for node in nodes {
             command.arg("--node").arg(node.to_string());
         }
-        let mut child = command
+        command
             .args(["--boards", &boards.to_string()])
             .args(["--controllers", &controllers.to_string()])
             .args(["--rate", &rate.to_string()])
             .args(["--seconds", &seconds.to_string()])
-            .arg("--json")
-            .env("BOARDCAST_LOAD_PASSWORD", PASSWORD)
+            .arg("--json");
+        command
+    }
+
+    pub fn spawn(mut command: tokio::process::Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()

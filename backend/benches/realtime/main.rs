@@ -1,14 +1,20 @@
 //! Benchmarks of the realtime channel with real `boardcast serve` processes and the
 //! `boardcast-load` generator (see BENCHMARKS.md): memory per idle socket, fan-out latency
 //! on one node and across two (against a raw PostgreSQL NOTIFY round trip measured in the
-//! same run), and the highest command rate one node sustains. Nodes, database and load
-//! generator share the machine's cores.
+//! same run), the highest command rate one node sustains, and on the local cluster what
+//! crossing nodes adds to fan-out. Nodes, database and load generator share the machine's
+//! cores.
 //!
 //! `cargo bench -p boardcast --bench realtime [-- NAME...]` runs all or the named benchmarks
-//! (`idle`, `fanout`, `cluster`, `max`); `BENCH_SECONDS` sets the length of each run (10 s).
+//! (`idle`, `fanout`, `cluster`, `max`, `crossing`); `BENCH_SECONDS` sets the length of each
+//! run (10 s).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod append_times;
+#[allow(dead_code)]
+#[path = "../../tests/faults/cluster.rs"]
+mod cluster;
+mod crossing;
 mod load;
 #[allow(dead_code)]
 #[path = "../../tests/api/node_process.rs"]
@@ -63,6 +69,9 @@ async fn main() {
     }
     if wanted("max") {
         highest_sustained_rate().await;
+    }
+    if wanted("crossing") {
+        crossing::cost_of_crossing(seconds()).await;
     }
 }
 

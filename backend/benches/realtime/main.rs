@@ -103,6 +103,13 @@ async fn node(name: &str, url: &str) -> NodeProcess {
             "BOARDCAST_PAIRING__MAX_BOARDS_PER_ADDRESS_PER_HOUR",
             "1000000",
         ),
+        // Each pairing holds a slot of the teacher's and the address's wrong-code budgets
+        // until it succeeds, and the load pairs 64 boards at once.
+        ("BOARDCAST_PAIRING__MAX_FAILURES_PER_USER", "1000000"),
+        ("BOARDCAST_PAIRING__MAX_FAILURES_PER_ADDRESS", "1000000"),
+        // All 10,000 sockets come from one address, and the setup's requests beside them.
+        ("BOARDCAST_LIMITS__MAX_CONNECTIONS", "20000"),
+        ("BOARDCAST_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "20000"),
         // The load runs more commands per socket than a teacher sends: measured here is the
         // node's throughput, not its per-socket budget.
         ("BOARDCAST_LIMITS__COMMANDS_PER_SECOND", "1000000"),

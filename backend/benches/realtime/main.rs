@@ -1,14 +1,21 @@
 //! Benchmarks of the realtime channel with real `boardcast serve` processes and the
 //! `boardcast-load` generator (see BENCHMARKS.md): memory per idle socket, fan-out latency
 //! on one node and across two (against a raw PostgreSQL NOTIFY round trip measured in the
-//! same run), and the highest command rate one node sustains. Nodes, database and load
-//! generator share the machine's cores.
+//! same run), the highest command rate one node sustains, and on the local cluster what
+//! crossing nodes adds to fan-out. Nodes, database and load generator share the machine's
+//! cores.
 //!
 //! `cargo bench -p boardcast --bench realtime [-- NAME...]` runs all or the named benchmarks
-//! (`idle`, `fanout`, `cluster`, `max`); `BENCH_SECONDS` sets the length of each run (10 s).
+//! (`idle`, `fanout`, `cluster`, `max`, `crossing`); `BENCH_SECONDS` sets the length of each
+//! run (10 s).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod append_times;
+#[allow(dead_code)]
+#[path = "../../tests/faults/cluster.rs"]
+mod cluster;
+mod crossing;
+mod load;
 #[allow(dead_code)]
 #[path = "../../tests/api/node_process.rs"]
 mod node_process;
@@ -16,17 +23,19 @@ mod node_process;
 #[path = "../../tests/api/postgres.rs"]
 mod postgres;
 
-use std::{net::SocketAddr, process::Stdio, time::Duration};
+use std::time::Duration;
 
 use boardcast::{
     auth::password::hash_password,
     config::DatabaseUrl,
     store::{now_millis, NewUser, Store},
 };
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use self::{append_times::append_times, node_process::NodeProcess};
+use self::{
+    append_times::append_times,
+    load::{latencies, summary, Load},
+    node_process::NodeProcess,
+};
 
 const PASSWORD: &str = "load-test-password";
 /// 1,000 boards with 9 controllers each: 10,000 sockets.
@@ -61,6 +70,9 @@ async fn main() {
     if wanted("max") {
         highest_sustained_rate().await;
     }
+    if wanted("crossing") {
+        crossing::cost_of_crossing(seconds()).await;
+    }
 }
 
 /// A database with the load generator's teacher in it.
@@ -91,6 +103,13 @@ async fn node(name: &str, url: &str) -> NodeProcess {
             "BOARDCAST_PAIRING__MAX_BOARDS_PER_ADDRESS_PER_HOUR",
             "1000000",
         ),
+        // Each pairing holds a slot of the teacher's and the address's wrong-code budgets
+        // until it succeeds, and the load pairs 64 boards at once.
+        ("BOARDCAST_PAIRING__MAX_FAILURES_PER_USER", "1000000"),
+        ("BOARDCAST_PAIRING__MAX_FAILURES_PER_ADDRESS", "1000000"),
+        // All 10,000 sockets come from one address, and the setup's requests beside them.
+        ("BOARDCAST_LIMITS__MAX_CONNECTIONS", "20000"),
+        ("BOARDCAST_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "20000"),
         // The load runs more commands per socket than a teacher sends: measured here is the
         // node's throughput, not its per-socket budget.
         ("BOARDCAST_LIMITS__COMMANDS_PER_SECOND", "1000000"),
@@ -99,79 +118,6 @@ async fn node(name: &str, url: &str) -> NodeProcess {
     let node = NodeProcess::start_with(name, url, &settings).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     node
-}
-
-/// A running `boardcast-load`.
-struct Load {
-    child: tokio::process::Child,
-    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-}
-
-impl Load {
-    fn start(
-        nodes: &[SocketAddr],
-        boards: usize,
-        controllers: usize,
-        rate: f64,
-        seconds: f64,
-    ) -> Self {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_boardcast-load"));
-        for node in nodes {
-            command.arg("--node").arg(node.to_string());
-        }
-        let mut child = command
-            .args(["--boards", &boards.to_string()])
-            .args(["--controllers", &controllers.to_string()])
-            .args(["--rate", &rate.to_string()])
-            .args(["--seconds", &seconds.to_string()])
-            .arg("--json")
-            .env("BOARDCAST_LOAD_PASSWORD", PASSWORD)
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self { child, lines }
-    }
-
-    /// Waits until every socket is open; their number.
-    async fn connected(&mut self) -> usize {
-        let line = self
-            .lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("load generator ended");
-        line.strip_prefix("connected ").unwrap().parse().unwrap()
-    }
-
-    async fn report(mut self) -> Value {
-        let line = self.lines.next_line().await.unwrap().expect("no report");
-        self.child.wait().await.unwrap();
-        serde_json::from_str(&line).unwrap()
-    }
-}
-
-fn latencies(report: &Value, which: &str) -> String {
-    let l = &report[which];
-    format!(
-        "p50 {:6.2} ms  p90 {:6.2} ms  p99 {:6.2} ms  max {:7.2} ms",
-        l["p50_ms"].as_f64().unwrap(),
-        l["p90_ms"].as_f64().unwrap(),
-        l["p99_ms"].as_f64().unwrap(),
-        l["max_ms"].as_f64().unwrap()
-    )
-}
-
-fn summary(report: &Value) {
-    println!(
-        "  {:.0} acks/s, {:.0} events/s, {} errors",
-        report["acks_per_second"].as_f64().unwrap(),
-        report["events_per_second"].as_f64().unwrap(),
-        report["errors"]
-    );
-    println!("  ack      {}", latencies(report, "acks"));
-    println!("  fan-out  {}", latencies(report, "fan_out"));
 }
 
 /// Resident memory per socket: 10,000 sockets held open and idle on one node.

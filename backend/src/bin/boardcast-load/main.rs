@@ -2,12 +2,15 @@
 //! sends commands at a fixed rate spread over the boards, and reports ack latency (command
 //! sent → ack), fan-out latency (command sent → event at each socket of the board),
 //! throughput and errors. Boards and their controllers are put on different nodes when
-//! there are several, so fan-out crosses nodes.
+//! there are several, so fan-out crosses nodes; `--placement both` steers every other board
+//! from its own node instead, and the events at the boards' sockets are timed apart by the
+//! controller's node, so one run shows what crossing nodes costs.
 //!
 //! The nodes must allow the registrations (`pairing.max_boards_per_address_per_hour`) and
 //! know the teacher given with `--username`/`--password`.
 
 mod classroom;
+mod drive;
 mod http;
 mod stats;
 
@@ -45,9 +48,23 @@ pub struct Args {
     /// Sockets opened at once while setting up.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Where each board's controllers connect.
+    #[arg(long, value_enum, default_value_t = Placement::Across)]
+    pub placement: Placement,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where a board's controllers connect, relative to the board.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// On the nodes after the board's, so its events cross nodes (when there are several).
+    Across,
+    /// On the board's own node.
+    Same,
+    /// Every other board each way, so one run times both under the same load and host.
+    Both,
 }
 
 /// What a run measured.
@@ -58,6 +75,10 @@ pub struct Report {
     pub commands_sent: u64,
     pub acks: Latencies,
     pub fan_out: Latencies,
+    /// The event at the board's own socket, for commands from a controller on the board's
+    /// node and on another node: what crossing nodes costs.
+    pub at_boards_same_node: Latencies,
+    pub at_boards_across_nodes: Latencies,
     pub acks_per_second: f64,
     pub events_per_second: f64,
     pub errors: u64,
@@ -102,4 +123,12 @@ fn print_report(args: &Args, report: &Report) {
     );
     println!("ack      {}", report.acks);
     println!("fan-out  {}", report.fan_out);
+    println!(
+        "at the boards, controller on the same node    {}",
+        report.at_boards_same_node
+    );
+    println!(
+        "at the boards, controller on another node     {}",
+        report.at_boards_across_nodes
+    );
 }

@@ -23,8 +23,13 @@ const INPUTS: &[&str] = &[
 
 fn main() {
     let frontend = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../frontend");
-    for input in INPUTS {
-        println!("cargo::rerun-if-changed={}", frontend.join(input).display());
+    // Only inputs that exist: cargo takes a missing path as changed, and would rebuild the
+    // crate on every command. (A `public` folder added later is seen with the next change
+    // to another input.)
+    for input in INPUTS.iter().map(|input| frontend.join(input)) {
+        if input.exists() {
+            println!("cargo::rerun-if-changed={}", input.display());
+        }
     }
     let built = frontend.join("dist/index.html");
     println!("cargo::rerun-if-changed={}", built.display());

@@ -108,8 +108,10 @@ async fn killing_each_node_in_turn_mid_lesson_loses_and_repeats_nothing() {
     assert!(!reconnects.is_empty(), "no client noticed a node dying");
 }
 
+/// Whether every board has seen its last acknowledged command; reads, never takes, what the
+/// clients observed, which the checks still need.
 pub fn all_boards_caught_up(observed: &Shared) -> bool {
-    let observed = std::mem::take(&mut *observed.lock().unwrap());
+    let observed = observed.lock().unwrap();
     observed.acks.iter().all(|(board, acks)| {
         let head = acks.iter().map(|(_, offset)| *offset).max().unwrap_or(0);
         let seen = observed

@@ -127,6 +127,11 @@ impl LocalCluster {
         self.description = read_description(&self.dir);
     }
 
+    /// A node's `data_dir`, where the cluster puts it: `DIR/nodes/<node_id>/data`.
+    pub fn data_dir(&self, node_id: &str) -> PathBuf {
+        self.dir.path().join("nodes").join(node_id).join("data")
+    }
+
     /// The current primary's database URL, for checking the log directly.
     pub fn primary_url(&mut self) -> String {
         let primary = self

@@ -47,7 +47,7 @@ class Cluster:
     def running_pids(self):
         return processes.mentioning(self.dir + "/")
 
-    def up(self, count):
+    def up(self, count, nodes_ldap_url=None):
         with self.locked():
             if self.running_pids():
                 raise RuntimeError(f"{self.dir} holds a running cluster: run `down --dir {self.dir}` first")
@@ -61,17 +61,17 @@ class Cluster:
                 # PostgreSQL runs as `postgres`, which must be able to reach its directory.
                 os.chmod(self.dir, os.stat(self.dir).st_mode | 0o711)
             try:
-                self.start_everything(count, started)
+                self.start_everything(count, started, nodes_ldap_url)
             except BaseException:
                 self.stop_everything()
                 raise
             described = self.write_description()
         print_welcome(described, time.monotonic() - started)
 
-    def start_everything(self, count, started):
+    def start_everything(self, count, started, nodes_ldap_url):
         self.db.create()
         ldap_url = services.start_slapd(self.dir, self.state)
-        services.plan_nodes(self.dir, self.state, count, self.db.database_url(), ldap_url)
+        services.plan_nodes(self.dir, self.state, count, self.db.database_url(), nodes_ldap_url or ldap_url)
         for node in self.state["nodes"]:
             services.start_node(self.dir, self.state, node)
         left = max(UP_WITHIN - (time.monotonic() - started), 10)
@@ -91,7 +91,9 @@ class Cluster:
                        "pid": node["pid"] if processes.alive(node.get("pid")) else None}
                       for node in self.state["nodes"]],
             "postgres": self.db.describe(),
-            "ldap": {"url": f"ldap://127.0.0.1:{ldap['port']}", "users": services.DEMO_USERS},
+            "ldap": {"url": f"ldap://127.0.0.1:{ldap['port']}",
+                     "pid": ldap["pid"] if processes.alive(ldap.get("pid")) else None,
+                     "users": services.DEMO_USERS},
             "spa": self.state["spa"],
         }
 
@@ -118,6 +120,13 @@ class Cluster:
             services.stop_node(node)
             services.start_node(self.dir, self.state, node)
             processes.wait_until(lambda: services.node_ready(node), UP_WITHIN, f"{node_id} did not answer /readyz")
+            self.write_description()
+
+    def restart_ldap(self):
+        with self.locked():
+            self.require_up()
+            processes.stop(self.state["ldap"].get("pid"), 5)
+            services.start_slapd(self.dir, self.state)
             self.write_description()
 
     def require_up(self):

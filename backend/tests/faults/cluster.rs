@@ -1,5 +1,6 @@
 //! `deploy/local-cluster` driven through its documented interface: `up`, `status`,
-//! `restart-node`, `down` and the `cluster.json` it writes. Dropping the cluster takes it down.
+//! `restart-node`, `restart-ldap`, `down` and the `cluster.json` it writes. Dropping the
+//! cluster takes it down.
 
 use std::{path::PathBuf, process::Command};
 
@@ -31,6 +32,9 @@ pub struct Member {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Directory {
+    /// Where slapd itself listens (`ldap://127.0.0.1:PORT`).
+    pub url: String,
+    pub pid: Option<u32>,
     pub users: Vec<DemoUser>,
 }
 
@@ -49,11 +53,22 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// `up` with `nodes` nodes, the node binary of this build.
     pub fn up(nodes: usize) -> Self {
+        Self::up_with(nodes, &[])
+    }
+
+    /// `up` with the nodes reaching the directory at `ldap_url` (a proxy the test runs)
+    /// instead of at slapd.
+    pub fn up_with_ldap_url(nodes: usize, ldap_url: &str) -> Self {
+        Self::up_with(nodes, &["--ldap-url", ldap_url])
+    }
+
+    fn up_with(nodes: usize, options: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = script()
             .args(["up", "--dir"])
             .arg(dir.path())
             .args(["--nodes", &nodes.to_string()])
+            .args(options)
             .output()
             .unwrap();
         assert!(
@@ -95,6 +110,26 @@ impl LocalCluster {
             String::from_utf8_lossy(&out.stderr)
         );
         self.description = read_description(&self.dir);
+    }
+
+    /// `restart-ldap`: slapd again, on its port with its data.
+    pub fn restart_ldap(&mut self) {
+        let out = script()
+            .args(["restart-ldap", "--dir"])
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "restart-ldap failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.description = read_description(&self.dir);
+    }
+
+    /// A node's `data_dir`, where the cluster puts it: `DIR/nodes/<node_id>/data`.
+    pub fn data_dir(&self, node_id: &str) -> PathBuf {
+        self.dir.path().join("nodes").join(node_id).join("data")
     }
 
     /// The current primary's database URL, for checking the log directly.

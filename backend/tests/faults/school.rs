@@ -8,6 +8,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::{
     cluster::LocalCluster,
     lesson::{socket_urls, Seat, SLIDES},
+    teacher::Session,
 };
 
 pub struct School {
@@ -23,22 +24,8 @@ impl School {
     pub async fn open(cluster: &LocalCluster, boards: usize) -> Self {
         let client = reqwest::Client::new();
         let nodes = cluster.node_urls();
-        let teacher = cluster.user("teacher");
-        let login: Value = client
-            .post(format!("{}/oauth/token", nodes[0]))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", &teacher.username),
-                ("password", &teacher.password),
-                ("client_id", "web"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["access_token"].as_str().expect("login").to_string();
+        let (teacher, _) = Session::open(&client, &nodes[0], &cluster.user("teacher")).await;
+        let token = teacher.access_token;
         let slides: Vec<Value> = (0..SLIDES)
             .map(|n| json!({"kind": "text", "text": format!("Slide {n}")}))
             .collect();

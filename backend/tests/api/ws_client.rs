@@ -117,6 +117,12 @@ impl Socket {
         }
     }
 
+    /// Sends a command with a new id and waits for its `ack`; the acknowledged offset.
+    pub async fn acked(&mut self, action: Value) -> i64 {
+        self.send(command(&new_id(), action)).await;
+        self.next_of("ack").await["offset"].as_i64().unwrap()
+    }
+
     /// Waits for the node to close the socket; its close code.
     pub async fn closed(&mut self) -> u16 {
         loop {

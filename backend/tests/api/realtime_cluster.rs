@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use boardcast::store::EVENTS_CHANNEL;
 use serde_json::{json, Value};
 
 use crate::{
@@ -91,12 +92,15 @@ async fn a_revocation_on_one_node_closes_its_sockets_on_another() {
     room.board_socket.round_trip().await;
 }
 
-/// Ends the database connections that LISTEN, as a failover or a network cut would, once
-/// `expected` of them are listening; how many were ended.
+/// Ends the nodes' event listeners (not the connections that watch the primary, which
+/// listen on a channel of their own), as a failover or a network cut would, once `expected`
+/// of them are listening; how many were ended.
 async fn cut_listeners(app: &TestApp, expected: usize) -> usize {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let listening = "datname = current_database() and pid <> pg_backend_pid() \
-        and query ilike 'listen%'";
+    let listening = format!(
+        "datname = current_database() and pid <> pg_backend_pid() \
+         and query ilike 'listen%{EVENTS_CHANNEL}%'"
+    );
     loop {
         let count: i64 = sqlx::query_scalar(&format!(
             "select count(*) from pg_stat_activity where {listening}"

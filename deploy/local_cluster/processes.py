@@ -22,6 +22,13 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def port_open(port):
+    """Whether something accepts connections on the loopback `port`."""
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def spawn(args, log_path, env=None, cwd=None):
     """Starts `args` in a new session, stdout and stderr appended to `log_path`; its pid."""
     with open(log_path, "ab") as log:
@@ -102,7 +109,10 @@ def stop(pid, grace):
     the process leads when it leads one, so its children stop with it."""
     if not alive(pid):
         return
-    leads_group = os.getpgid(pid) == pid if alive(pid) else False
+    try:
+        leads_group = os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return
     send = (lambda sig: signal_quietly(-pid, sig)) if leads_group else (lambda sig: signal_quietly(pid, sig))
     send(signal.SIGTERM)
     deadline = time.monotonic() + grace

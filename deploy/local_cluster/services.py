@@ -45,16 +45,8 @@ def start_slapd(cluster_dir, state):
     state["ldap"]["pid"] = processes.spawn(
         ["/usr/sbin/slapd", "-d", "0", "-h", url, "-f", config], os.path.join(root, "slapd.log")
     )
-    processes.wait_until(lambda: port_open(state["ldap"]["port"]), 30, "slapd did not start")
+    processes.wait_until(lambda: processes.port_open(state["ldap"]["port"]), 30, "slapd did not start")
     return url
-
-
-def port_open(port):
-    import socket
-
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def boardcast_binary():

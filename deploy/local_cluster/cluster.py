@@ -16,6 +16,9 @@ STATE = ".local-cluster.json"
 UP_WITHIN = 120
 # How long a dead PostgreSQL member stays down before the supervisor starts it again.
 RESTART_DELAY = 2
+# How long a dead primary waits for the engine to promote another member before it is started
+# again anyway (a failover that never comes must not leave the cluster without a database).
+PRIMARY_RETURN_LIMIT = 60
 
 
 class Cluster:
@@ -153,21 +156,39 @@ class Cluster:
             processes.stop(pid, 2)
 
     def supervise(self):
-        """Restarts PostgreSQL members whose keeper died, until the cluster goes down."""
+        """Restarts PostgreSQL members whose keeper died, until the cluster goes down.
+
+        A dead standby (or monitor) is started again after RESTART_DELAY. A dead primary stands
+        for a lost host: it stays down until the engine has promoted another member (or for at
+        most PRIMARY_RETURN_LIMIT), otherwise a quick restart would race the failover and the
+        old primary could simply resume."""
         dead_since = {}
+        last_role = {}
         while True:
             with self.locked():
                 if self.state.get("status") != "up":
                     return
                 db = self.db
+                members = db.state.get("members", [])
                 for entry in db.everything():
                     name = entry["name"]
                     if processes.alive(entry.get("wrapper")):
                         dead_since.pop(name, None)
-                    elif time.monotonic() - dead_since.setdefault(name, time.monotonic()) >= RESTART_DELAY:
+                        role = db.role(entry) if entry in members else "down"
+                        if role != "down":
+                            last_role[name] = role
+                        continue
+                    down_for = time.monotonic() - dead_since.setdefault(name, time.monotonic())
+                    if last_role.get(name) == "primary":
+                        others = [db.role(other) for other in members if other is not entry]
+                        ready = "primary" in others or down_for >= PRIMARY_RETURN_LIMIT
+                    else:
+                        ready = down_for >= RESTART_DELAY
+                    if ready:
                         print(f"{time.strftime('%H:%M:%S')} restarting {name}", flush=True)
                         db.start(name)
                         dead_since.pop(name, None)
+                        last_role.pop(name, None)
             time.sleep(0.5)
 
 

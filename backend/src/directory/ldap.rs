@@ -180,10 +180,7 @@ impl LdapDirectory {
         username: &str,
         deadline: Instant,
     ) -> Result<Person, DirectoryError> {
-        let filter = self
-            .settings
-            .user_filter
-            .replace("{username}", &escape_filter_value(username));
+        let filter = user_filter_for(&self.settings.user_filter, username);
         let mut attributes = vec![self.settings.display_name_attribute.as_str()];
         attributes.extend(self.username_attribute.as_deref());
         let base = &self.settings.user_base;
@@ -258,21 +255,10 @@ impl Directory for LdapDirectory {
     }
 }
 
-/// Escapes a value for an LDAP search filter (RFC 4515), so a username like `*` or
-/// `)(uid=*` matches only itself.
-fn escape_filter_value(value: &str) -> String {
-    let mut escaped = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '*' => escaped.push_str("\\2a"),
-            '(' => escaped.push_str("\\28"),
-            ')' => escaped.push_str("\\29"),
-            '\\' => escaped.push_str("\\5c"),
-            '\0' => escaped.push_str("\\00"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
+/// The search filter for one username: `{username}` replaced by the name escaped as RFC 4515
+/// asks, so a username like `*` or `)(uid=*` matches only itself.
+fn user_filter_for(template: &str, username: &str) -> String {
+    template.replace("{username}", &ldap3::ldap_escape(username))
 }
 
 /// The attribute a filter compares `{username}` with by equality (`uid` in
@@ -304,30 +290,35 @@ fn same_name(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// What a bare `{username}` filter becomes: the escaped name alone.
+    fn escaped(username: &str) -> String {
+        user_filter_for("{username}", username)
+    }
+
     #[test]
     fn a_wildcard_username_is_escaped() {
-        assert_eq!(escape_filter_value("*"), "\\2a");
-        assert_eq!(escape_filter_value("jdev*"), "jdev\\2a");
+        assert_eq!(escaped("*"), "\\2a");
+        assert_eq!(escaped("jdev*"), "jdev\\2a");
     }
 
     #[test]
     fn an_injected_filter_is_escaped() {
-        assert_eq!(escape_filter_value(")(uid=*"), "\\29\\28uid=\\2a");
+        assert_eq!(escaped(")(uid=*"), "\\29\\28uid=\\2a");
         assert_eq!(
-            escape_filter_value("*)(|(uid=*"),
+            escaped("*)(|(uid=*"),
             "\\2a\\29\\28|\\28uid=\\2a"
         );
     }
 
     #[test]
     fn backslash_and_nul_are_escaped() {
-        assert_eq!(escape_filter_value("a\\b\0c"), "a\\5cb\\00c");
+        assert_eq!(escaped("a\\b\0c"), "a\\5cb\\00c");
     }
 
     #[test]
     fn ordinary_and_utf8_names_are_left_alone() {
-        assert_eq!(escape_filter_value("jdevries"), "jdevries");
-        assert_eq!(escape_filter_value("jânneke.de-vries"), "jânneke.de-vries");
+        assert_eq!(escaped("jdevries"), "jdevries");
+        assert_eq!(escaped("jânneke.de-vries"), "jânneke.de-vries");
     }
 
     #[test]

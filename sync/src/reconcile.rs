@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use bytes::Bytes;
 use futures_util::{stream, stream::FuturesUnordered, StreamExt};
 
@@ -17,8 +18,14 @@ use crate::{
     blob_store::BlobWriter, peer::Download, BlobStore, Digest, Peer, Stored, SyncError, SyncResult,
 };
 
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
+/// How long a failed peer is skipped: 1 s after its first failure, doubling up to a minute,
+/// with jitter so nodes that lost the same peer do not all come back to it at once.
+const PEER_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_secs(1))
+    .with_max_delay(LONGEST_BACKOFF)
+    .without_max_times()
+    .with_jitter();
 
 /// A blob the cluster knows of, with its size as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +53,9 @@ pub struct Reconciler {
     backoff: Arc<Mutex<HashMap<String, Backoff>>>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Backoff {
-    failures: u32,
+    delays: ExponentialBackoff,
     retry_at: Instant,
 }
 
@@ -195,18 +202,12 @@ impl Reconciler {
 
     fn failed(&self, peer: &str) {
         let mut backoff = self.backoff();
-        let failures = backoff.get(peer).map_or(0, |b| b.failures) + 1;
-        let base = FIRST_BACKOFF
-            .saturating_mul(1 << failures.min(16).saturating_sub(1))
-            .min(MAX_BACKOFF);
-        let jittered = base.mul_f64(rand::random::<f64>() * 0.5 + 0.75);
-        backoff.insert(
-            peer.to_string(),
-            Backoff {
-                failures,
-                retry_at: Instant::now() + jittered,
-            },
-        );
+        let entry = backoff.entry(peer.to_string()).or_insert_with(|| Backoff {
+            delays: PEER_BACKOFF.build(),
+            retry_at: Instant::now(),
+        });
+        let delay = entry.delays.next().unwrap_or(LONGEST_BACKOFF);
+        entry.retry_at = Instant::now() + delay;
     }
 
     fn backoff(&self) -> MutexGuard<'_, HashMap<String, Backoff>> {

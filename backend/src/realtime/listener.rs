@@ -10,16 +10,20 @@
 
 use std::{sync::Weak, time::Duration};
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use sqlx::postgres::PgListener;
 
 use super::{bus::SIGNALS_CHANNEL, Inner, Realtime};
 use crate::store::{parse_notification, EVENTS_CHANNEL};
 
-/// The first wait before reconnecting; it doubles up to [`MAX_BACKOFF`]. Attempts are only
-/// made while a primary is known, so the cap is short: after a failover the listener is back
-/// on the new primary within about a second.
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// The waits before listening again after a failure: 100 ms, doubling up to a second.
+/// Attempts are only made while a primary is known, so the cap is short: after a failover the
+/// listener is back on the new primary within about a second.
+const RETRY_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_millis(100))
+    .with_max_delay(LONGEST_BACKOFF)
+    .without_max_times();
+const LONGEST_BACKOFF: Duration = Duration::from_secs(1);
 /// How long connecting and LISTEN may take: a server that just died is retried by sqlx for
 /// half a minute, while the store may already know of a new primary.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -28,7 +32,7 @@ const PRIMARY_WAIT: Duration = Duration::from_secs(1);
 
 pub fn spawn(realtime: Weak<Inner>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = RETRY_BACKOFF.build();
         loop {
             let Some(store) = realtime.upgrade().map(|inner| inner.store.clone()) else {
                 return;
@@ -42,9 +46,9 @@ pub fn spawn(realtime: Weak<Inner>) -> tokio::task::JoinHandle<()> {
             let mut listener = match listening {
                 Ok(Ok(listener)) => listener,
                 Ok(Err(error)) => {
-                    tracing::warn!(%error, ?backoff, "cannot listen to the database; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    let wait = backoff.next().unwrap_or(LONGEST_BACKOFF);
+                    tracing::warn!(%error, ?wait, "cannot listen to the database; retrying");
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
                 Err(_) => {
@@ -63,12 +67,12 @@ pub fn spawn(realtime: Weak<Inner>) -> tokio::task::JoinHandle<()> {
             drop(node);
             // Without the catch-up, boards could wait for their next event: listen again.
             if let Err(error) = caught_up {
-                tracing::warn!(%error, ?backoff, "could not catch up after listening again; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let wait = backoff.next().unwrap_or(LONGEST_BACKOFF);
+                tracing::warn!(%error, ?wait, "could not catch up after listening again; retrying");
+                tokio::time::sleep(wait).await;
                 continue;
             }
-            backoff = FIRST_BACKOFF;
+            backoff = RETRY_BACKOFF.build();
             if !receive(&mut listener, &realtime).await {
                 return;
             }

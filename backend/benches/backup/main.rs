@@ -5,7 +5,7 @@
 //! node without backups and beside `pg_dump` + `cp -r` + `sync`. The real `boardcast` binary
 //! runs every step, as an admin would run it; PostgreSQL fsyncs like a production server.
 //!
-//! `cargo bench -p boardcast --bench backup [-- NAME...]` runs all or the named benchmarks
+//! `cargo bench -p boardcast --features load --bench backup [-- NAME...]` runs all or the named benchmarks
 //! (`backup`, `acks`). `BENCH_ROUNDS` (3) sets how often each step is timed (the median is
 //! reported), `BENCH_SECONDS` (10) the length of each ack measurement and `BENCH_BLOB_MIB`
 //! (1024) the size of the blobs, in 64 files.

@@ -5,7 +5,7 @@
 //! crossing nodes adds to fan-out. Nodes, database and load generator share the machine's
 //! cores.
 //!
-//! `cargo bench -p boardcast --bench realtime [-- NAME...]` runs all or the named benchmarks
+//! `cargo bench -p boardcast --features load --bench realtime [-- NAME...]` runs all or the named benchmarks
 //! (`idle`, `fanout`, `cluster`, `max`, `crossing`); `BENCH_SECONDS` sets the length of each
 //! run (10 s).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -8,6 +8,7 @@
 use std::{net::IpAddr, time::Duration};
 
 use rand::Rng;
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::{
@@ -302,13 +303,10 @@ fn clean_name(name: Option<&str>, field: &str) -> Result<Option<String>, Pairing
     Ok(Some(name.to_string()))
 }
 
-/// Compares two digests in time independent of where they differ.
+/// Compares two digests in time independent of where they differ, so response times do not
+/// tell a guesser how much of a board secret's digest it got right.
 fn same_digest(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
-            == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 #[cfg(test)]

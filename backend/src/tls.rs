@@ -27,7 +27,8 @@ pub struct ExtraCa<'a> {
     pub path: &'a Path,
 }
 
-/// The path of a CA setting, an empty one counting as unset (API.md shows `tls_ca_file = ""`).
+/// The path of a CA setting, an empty one counting as unset (a config file may well say
+/// `tls_ca_file = ""`).
 pub fn ca_path(setting: &Option<PathBuf>) -> Option<&Path> {
     setting
         .as_deref()

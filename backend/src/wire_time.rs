@@ -1,4 +1,4 @@
-//! Times on the wire: API.md writes every time as an RFC 3339 UTC string, while boardcast
+//! Times on the wire: docs/api.md writes every time as an RFC 3339 UTC string, while boardcast
 //! keeps milliseconds since the epoch. The conversions live here, for HTTP bodies and
 //! websocket frames alike.
 

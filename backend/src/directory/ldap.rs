@@ -304,10 +304,7 @@ mod tests {
     #[test]
     fn an_injected_filter_is_escaped() {
         assert_eq!(escaped(")(uid=*"), "\\29\\28uid=\\2a");
-        assert_eq!(
-            escaped("*)(|(uid=*"),
-            "\\2a\\29\\28|\\28uid=\\2a"
-        );
+        assert_eq!(escaped("*)(|(uid=*"), "\\2a\\29\\28|\\28uid=\\2a");
     }
 
     #[test]

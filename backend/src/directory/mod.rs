@@ -26,7 +26,7 @@ pub struct Roles {
 }
 
 impl Roles {
-    /// Role names as API.md spells them in `/api/me`.
+    /// Role names as docs/api.md spells them in `/api/me`.
     pub fn names(self) -> Vec<&'static str> {
         let mut names = Vec::new();
         if self.teacher {

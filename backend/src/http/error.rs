@@ -1,4 +1,4 @@
-//! The one error type of `/api`: a status code and `{"error","message"}` (API.md). A 500 never
+//! The one error type of `/api`: a status code and `{"error","message"}` (docs/api.md). A 500 never
 //! shows its cause; the log has it.
 
 use axum::{

@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on every write under `/api` (API.md): a repeat by the same user or board
+//! `Idempotency-Key` on every write under `/api` (docs/api.md): a repeat by the same user or board
 //! (any of its tokens) within a day, on any node, gets the first answer and changes nothing;
 //! the same key with another request gets 409. So a client that timed out on one node can
 //! retry on another without doubling a lesson or a pairing.

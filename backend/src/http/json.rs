@@ -1,4 +1,4 @@
-//! JSON request bodies of `/api`, whose every failure is an API.md error (415 for another
+//! JSON request bodies of `/api`, whose every failure is a docs/api.md error (415 for another
 //! content type, 413 too large, 400 malformed or mistyped).
 
 use axum::{

@@ -1,6 +1,6 @@
 // The editor's calls to the nodes, each retried through bad wifi with one Idempotency-Key
 // for all its attempts, so a save whose answer was lost is never applied twice. Paths,
-// headers and bodies follow API.md's "Lessons and uploads".
+// headers and bodies follow docs/api.md's "Lessons" and "Uploads and media".
 
 import type { Api, ApiResponse } from "../net";
 import type { Lesson, LessonInput, Upload } from "./draft";

@@ -101,7 +101,7 @@ export class Api {
 
   constructor(private readonly options: ApiOptions) {}
 
-  /** JSON of a GET. `T` is what API.md promises for `path`; it is not checked here. */
+  /** JSON of a GET. `T` is what docs/api.md promises for `path`; it is not checked here. */
   get<T>(path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
     return this.send<T>("GET", path, undefined, options);
   }

@@ -1,8 +1,8 @@
-// What a failed API call means to the app: an answer the node gave (`ApiError`, from API.md's
+// What a failed API call means to the app: an answer the node gave (`ApiError`, from docs/api.md's
 // `{"error","message"}` bodies or RFC 6749's `{"error","error_description"}`) or no answer
 // from any host at all (`Unreachable`). Views show a message for each; never a spinner forever.
 
-/** The node answered with an error; `code` is API.md's snake_case code. */
+/** The node answered with an error; `code` is docs/api.md's snake_case code. */
 export class ApiError extends Error {
   override readonly name = "ApiError";
 

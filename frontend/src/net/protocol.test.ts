@@ -11,7 +11,7 @@ const event = {
 };
 
 describe("parseServerFrame", () => {
-  it("reads every server frame as API.md writes it", () => {
+  it("reads every server frame as docs/api.md writes it", () => {
     const frames = [
       {
         type: "welcome",

@@ -1,4 +1,4 @@
-// The realtime protocol of API.md ("Realtime: GET /ws") as TypeScript types, mirroring the
+// The realtime protocol of docs/api.md ("Websocket: GET /ws") as TypeScript types, mirroring the
 // node's `realtime/frames.rs` and `realtime/actions.rs`, plus the one check every incoming
 // frame passes: a malformed or unknown frame is dropped instead of crashing the view.
 

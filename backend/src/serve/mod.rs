@@ -90,12 +90,7 @@ impl Server {
                     continue;
                 }
             };
-            // Frames are small and each is a whole message: sent at once rather than held
-            // back until the previous one is acknowledged (Nagle), which a client
-            // acknowledging late turns into a 40 ms pause.
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not disable Nagle's algorithm on a connection");
-            }
+            send_each_write_at_once(&tcp);
             let Some(slot) = self.slots.take(peer.ip()) else {
                 tracing::debug!(client = %peer, "connection refused: too many open");
                 if let Ok(permit) = self.refusing.clone().try_acquire_owned() {
@@ -155,6 +150,15 @@ async fn within(deadline: Duration, work: impl std::future::Future<Output = io::
     }
 }
 
+/// Frames are small and each is a whole message: sent at once rather than held back until
+/// the previous one is acknowledged (Nagle), which a client acknowledging late turns into a
+/// 40 ms pause between a command's ack and its event.
+fn send_each_write_at_once(tcp: &tokio::net::TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "could not disable Nagle's algorithm on a connection");
+    }
+}
+
 async fn accept_failed(error: &io::Error) {
     // The client gave up between connect and accept: nothing to do.
     if matches!(
@@ -190,5 +194,25 @@ pub fn raise_open_file_limit(max_connections: usize) {
             }
         }
         Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_accepted_connection_sends_each_frame_without_waiting_for_acknowledgements() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (accepted, _client) =
+            tokio::join!(listener.accept(), tokio::net::TcpStream::connect(address));
+        let (tcp, _) = accepted.unwrap();
+        assert!(
+            !tcp.nodelay().unwrap(),
+            "the system default holds small writes back"
+        );
+        send_each_write_at_once(&tcp);
+        assert!(tcp.nodelay().unwrap());
     }
 }

@@ -572,31 +572,3 @@ both_engines!(
         board_socket.round_trip().await;
     }
 );
-
-/// The node answers a command with two frames, its ack and its event. Were the second held
-/// back until the client acknowledged the first (Nagle's algorithm), a client that delays its
-/// acknowledgements, as Linux does once a connection looks interactive, would wait about
-/// 40 ms for every command.
-#[tokio::test]
-async fn a_commands_ack_and_event_arrive_without_waiting_for_each_other() {
-    let app = TestApp::spawn_with(Engine::Sqlite, unthrottled_commands).await;
-    let room = Classroom::open(&app, "jdevries").await;
-    let (mut controller, _) = room.controller(app.address).await;
-    let mut round_trips = Vec::new();
-    for i in 0..60 {
-        let started = std::time::Instant::now();
-        let id = new_id();
-        controller
-            .send(command(&id, json!({"kind": "blank", "on": i % 2 == 0})))
-            .await;
-        controller.next_of("ack").await;
-        assert_eq!(controller.next_of("event").await["id"], id.as_str());
-        round_trips.push(started.elapsed());
-    }
-    round_trips.sort();
-    let median = round_trips[round_trips.len() / 2];
-    assert!(
-        median < std::time::Duration::from_millis(25),
-        "median round trip {median:?}"
-    );
-}

@@ -226,10 +226,16 @@ both_engines!(
         socket.write_all(head.as_bytes()).await.unwrap();
         socket.write_all(&body[..100_000]).await.unwrap();
         socket.flush().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let blobs = app.data_dir().join("blobs");
+        // Cut off only once the node is writing the upload to disk.
+        eventually(
+            Duration::from_secs(5),
+            "partial upload being written",
+            || !files_under(&blobs).is_empty(),
+        )
+        .await;
         drop(socket);
 
-        let blobs = app.data_dir().join("blobs");
         eventually(Duration::from_secs(5), "partial upload removed", || {
             files_under(&blobs).is_empty()
         })

@@ -19,6 +19,7 @@ mod login_failures;
 mod login_writes;
 mod nodes;
 mod primary;
+mod revocations;
 mod sessions;
 mod snapshot;
 mod tokens;
@@ -37,11 +38,10 @@ pub use lessons::{LessonRow, LessonUpdate};
 pub use load::Loader;
 pub use login_failures::{Budget, Slot};
 pub use nodes::NodeRow;
+pub use revocations::RevokedToken;
 pub use sessions::{LoginSession, WebLogin, WebSessions, LOGIN_KEY};
 pub use snapshot::{Column, ColumnType, Snapshot, Table, Value, BACKED_UP, LEFT_OUT};
-pub use tokens::{
-    LoginSpan, NewLogin, NewTokenPair, RefreshOwner, RevokedToken, RotateOutcome, TokenPrincipal,
-};
+pub use tokens::{LoginSpan, NewLogin, NewTokenPair, RefreshOwner, RotateOutcome, TokenPrincipal};
 pub use uploads::{CatalogEntry, UploadRow};
 pub use users::{NewUser, UserRow};
 

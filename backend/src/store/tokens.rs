@@ -2,17 +2,13 @@
 //! login) so that reuse of a rotated refresh token revokes everything the login led to.
 //! A login is one statement: both tokens in one insert, with no foreign keys to lock.
 
-use std::collections::HashSet;
-
 use sqlx::{AnyConnection, FromRow};
 use uuid::Uuid;
 
 use tower_sessions::session::Id;
 
 use super::{
-    batch::{placeholders, AnyQuery, IN_LIST_CHUNK},
-    login_writes::LoginWrite,
-    sessions::LoginSession,
+    batch::AnyQuery, login_writes::LoginWrite, revocations::revoke_family, sessions::LoginSession,
     Store, StoreResult,
 };
 
@@ -65,15 +61,6 @@ pub struct RefreshOwner {
     pub username: String,
     /// When the directory last confirmed the account (0: never recorded).
     pub directory_checked_at: i64,
-}
-
-/// What revoking one token ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RevokedToken {
-    /// That access token alone; its login goes on.
-    Access,
-    /// The whole login (token family) of this id: a refresh token was revoked.
-    Login(String),
 }
 
 /// What presenting a refresh token led to.
@@ -302,111 +289,6 @@ impl Store {
         }
         self.find_access_token(access_digest, now).await
     }
-
-    /// Revokes a token of `client_id` by digest (RFC 7009): an access token alone, or for a
-    /// refresh token its whole family; says which. Unknown digests, and tokens of other
-    /// clients, revoke nothing and are not an error.
-    pub async fn revoke_token(
-        &self,
-        digest: &str,
-        client_id: &str,
-        now: i64,
-    ) -> StoreResult<Option<RevokedToken>> {
-        let mut tx = self.begin_write().await?;
-        let found: Option<(String, String)> = sqlx::query_as(
-            "select kind, family_id from tokens where digest = $1 and client_id = $2",
-        )
-        .bind(digest)
-        .bind(client_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let revoked = match found {
-            None => None,
-            Some((kind, family_id)) if kind == "refresh" => {
-                revoke_family(&mut *tx, &family_id, now).await?;
-                Some(RevokedToken::Login(family_id))
-            }
-            Some(_) => {
-                sqlx::query(
-                    "update tokens set revoked_at = $1 \
-                     where digest = $2 and kind = 'access' and revoked_at is null",
-                )
-                .bind(now)
-                .bind(digest)
-                .execute(&mut *tx)
-                .await?;
-                Some(RevokedToken::Access)
-            }
-        };
-        tx.commit().await?;
-        Ok(revoked)
-    }
-
-    /// Which of the logins `family_ids` are still live: neither revoked nor without a
-    /// refresh token left (expired, or deleted with their user or client).
-    pub async fn live_logins(
-        &self,
-        family_ids: &[String],
-        now: i64,
-    ) -> StoreResult<HashSet<String>> {
-        let mut live = HashSet::new();
-        for chunk in family_ids.chunks(IN_LIST_CHUNK) {
-            let sql = format!(
-                "select distinct t.family_id from tokens t \
-                 where t.family_id in ({}) and t.kind = 'refresh' and t.expires_at > $1 \
-                 and not exists (select 1 from revoked_families r where r.family_id = t.family_id)",
-                placeholders(2, chunk.len())
-            );
-            let mut query = sqlx::query_scalar::<_, String>(&sql).bind(now);
-            for id in chunk {
-                query = query.bind(id);
-            }
-            live.extend(query.fetch_all(&self.pool).await?);
-        }
-        Ok(live)
-    }
-
-    /// Which of the access tokens `digests` were revoked (one by one; a revoked login is
-    /// [`Store::live_logins`]'s answer). A token deleted after expiring is not among them.
-    pub async fn revoked_access_tokens(&self, digests: &[String]) -> StoreResult<Vec<String>> {
-        let mut revoked = Vec::new();
-        for chunk in digests.chunks(IN_LIST_CHUNK) {
-            let sql = format!(
-                "select digest from tokens \
-                 where digest in ({}) and kind = 'access' and revoked_at is not null",
-                placeholders(1, chunk.len())
-            );
-            let mut query = sqlx::query_scalar::<_, String>(&sql);
-            for digest in chunk {
-                query = query.bind(digest);
-            }
-            revoked.extend(query.fetch_all(&self.pool).await?);
-        }
-        Ok(revoked)
-    }
-
-    /// Revokes every token of a login (logout of one device).
-    pub async fn revoke_token_family(&self, family_id: &str, now: i64) -> StoreResult<()> {
-        revoke_family(&self.pool, family_id, now).await
-    }
-
-    /// Deletes tokens that can no longer be used, and the revocation marks of families
-    /// with no token left, keeping the database small.
-    pub async fn purge_expired_tokens(&self, now: i64) -> StoreResult<u64> {
-        let mut removed = sqlx::query("delete from tokens where expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        removed += sqlx::query(
-            "delete from revoked_families where not exists \
-             (select 1 from tokens t where t.family_id = revoked_families.family_id)",
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(removed)
-    }
 }
 
 /// One statement storing both tokens of each family in a batch.
@@ -464,21 +346,4 @@ pub(super) fn bind_family<'q>(query: AnyQuery<'q>, family: &'q NewFamily) -> Any
         .bind(family.pair.access_expires_at)
         .bind(&family.pair.refresh_digest)
         .bind(family.pair.refresh_expires_at)
-}
-
-/// Marks a family revoked; every token check consults the mark.
-async fn revoke_family<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    family_id: &str,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "insert into revoked_families (family_id, revoked_at) values ($1, $2) \
-         on conflict (family_id) do nothing",
-    )
-    .bind(family_id)
-    .bind(now)
-    .execute(executor)
-    .await?;
-    Ok(())
 }

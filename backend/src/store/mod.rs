@@ -12,6 +12,7 @@ mod board_log;
 mod boards;
 mod clients;
 mod counter_batch;
+mod hosts;
 mod idempotency;
 mod lessons;
 mod load;

@@ -14,6 +14,8 @@ pub mod cli;
 pub mod config;
 /// Who a person is and what they may do (LDAP or builtin accounts).
 pub mod directory;
+/// The rules that need nothing but data: a board's state machine, people and their roles.
+pub mod domain;
 /// Routes, layers and handlers.
 pub mod http;
 /// Lessons and the slides a teacher may save.

@@ -10,8 +10,9 @@ mod units;
 
 pub use self::limits::LimitsSettings;
 pub use self::secret::Secret;
+pub use crate::store::DatabaseUrl;
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
@@ -326,7 +327,7 @@ impl Settings {
     /// The database this node uses, defaulting to SQLite under `data_dir`.
     pub fn database_url(&self) -> DatabaseUrl {
         self.database_url.clone().unwrap_or_else(|| {
-            DatabaseUrl(format!(
+            DatabaseUrl::new(format!(
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("boardcast.db").display()
             ))
@@ -449,47 +450,6 @@ fn apply_env_override(table: &mut toml::Table, key: &str, value: &str) -> Result
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
-
-/// A database URL whose `Debug` hides the password.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    pub fn new(url: impl Into<String>) -> Self {
-        Self(url.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_sqlite(&self) -> bool {
-        self.0.starts_with("sqlite:")
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.0.find("://"), self.0.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let credentials = &self.0[scheme_end + 3..at];
-                let user = credentials.split(':').next().unwrap_or_default();
-                write!(
-                    f,
-                    "\"{}{user}:***{}\"",
-                    &self.0[..scheme_end + 3],
-                    &self.0[at..]
-                )
-            }
-            _ => write!(f, "{:?}", self.0),
-        }
-    }
-}
 
 /// toml spreads its messages over lines; the CLI promises one line.
 fn one_line(message: &str) -> String {

@@ -7,59 +7,9 @@ mod ldap;
 pub use builtin::BuiltinDirectory;
 pub use ldap::LdapDirectory;
 
+pub use crate::domain::people::{Identity, Roles};
+
 use async_trait::async_trait;
-
-/// A person the directory vouched for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// The login name, as the directory spells it.
-    pub username: String,
-    pub display_name: String,
-    pub roles: Roles,
-}
-
-/// What a person may do in boardcast; someone with neither role may not log in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Roles {
-    pub teacher: bool,
-    pub admin: bool,
-}
-
-impl Roles {
-    /// Role names as docs/api.md spells them in `/api/me`.
-    pub fn names(self) -> Vec<&'static str> {
-        let mut names = Vec::new();
-        if self.teacher {
-            names.push("teacher");
-        }
-        if self.admin {
-            names.push("admin");
-        }
-        names
-    }
-
-    /// Parses the comma-separated form stored in the database; unknown names are ignored.
-    pub fn parse(text: &str) -> Self {
-        let mut roles = Self::default();
-        for name in text.split(',').map(str::trim) {
-            match name {
-                "teacher" => roles.teacher = true,
-                "admin" => roles.admin = true,
-                _ => {}
-            }
-        }
-        roles
-    }
-
-    /// The comma-separated form stored in the database.
-    pub fn to_stored(self) -> String {
-        self.names().join(",")
-    }
-
-    pub fn is_empty(self) -> bool {
-        !self.teacher && !self.admin
-    }
-}
 
 /// Why a login could not be checked. `InvalidCredentials` becomes `invalid_grant`;
 /// `Unreachable` becomes a fast `503 temporarily_unavailable` so the client can retry.

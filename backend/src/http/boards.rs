@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     boards::{is_online, Boards},
-    realtime::actions::BoardState,
+    domain::board::BoardState,
     state::AppState,
     store::{now_millis, Store},
     wire_time::to_rfc3339,

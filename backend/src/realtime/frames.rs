@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::actions::{Action, BoardState};
+use crate::domain::board::{Action, BoardState};
 use crate::{store::LoggedEvent, wire_id};
 
 /// The longest command id an error frame echoes back; ids are UUIDs.

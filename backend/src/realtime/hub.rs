@@ -452,7 +452,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::realtime::actions::Action;
+    use crate::domain::board::Action;
 
     fn event(board: &str, seq: i64) -> LoggedEvent {
         LoggedEvent {

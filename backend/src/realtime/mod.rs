@@ -1,10 +1,9 @@
 //! Live board traffic. A controller's command is checked against the board's state
-//! (`actions`), appended to the board's durable log (`store::board_log`), acknowledged, and
+//! (`domain::board`), appended to the board's durable log (`store::board_log`), acknowledged, and
 //! handed to every socket of the board on every node (`hub`; other nodes learn of it from the
 //! database, see `listener`). Pointers, presence and pairing changes are best-effort signals
 //! between nodes (`bus`). One socket's life is in `socket`.
 
-pub mod actions;
 mod bus;
 mod cut_off;
 pub mod frames;

@@ -276,7 +276,11 @@ impl Connection {
         }
     }
 
-    async fn command(&mut self, id: String, action: super::actions::Action) -> Result<(), End> {
+    async fn command(
+        &mut self,
+        id: String,
+        action: crate::domain::board::Action,
+    ) -> Result<(), End> {
         let (Some(user_id), Some(pairing_id)) = (&self.greeted.user_id, &self.greeted.pairing_id)
         else {
             return Err(End::Close(FORBIDDEN, "not a controller"));

@@ -17,7 +17,7 @@ use super::{
     board_log::{parse_state, BoardSnapshot, NewCommand},
     Engine,
 };
-use crate::realtime::actions::{Action, LessonFacts};
+use crate::domain::board::{Action, LessonFacts};
 
 /// What a batch is checked against.
 #[derive(Default)]

@@ -30,7 +30,7 @@ use super::{
     },
     Engine, StoreResult, SQLITE_BEGIN_WRITE,
 };
-use crate::realtime::actions::{apply, Steerer};
+use crate::domain::board::{apply, Steerer};
 
 /// Locked attempts after the optimistic one. A locked attempt fails only when another node
 /// creates the state row of a board never commanded before at the same moment; the next one

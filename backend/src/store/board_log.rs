@@ -16,7 +16,7 @@ use super::{
     batch::{placeholders, IN_LIST_CHUNK},
     Store, StoreError, StoreResult,
 };
-use crate::realtime::actions::{Action, ActionError, BoardState};
+use crate::domain::board::{Action, ActionError, BoardState};
 
 /// The PostgreSQL channel every node listens on for new events.
 pub const EVENTS_CHANNEL: &str = "boardcast_events";

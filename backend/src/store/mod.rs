@@ -12,6 +12,7 @@ mod board_log;
 mod boards;
 mod clients;
 mod counter_batch;
+mod database_url;
 mod hosts;
 mod idempotency;
 mod lessons;
@@ -34,6 +35,7 @@ pub use board_log::{
 };
 pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
+pub use database_url::DatabaseUrl;
 pub use idempotency::{Claim, KeyClaim};
 pub use lessons::{LessonRow, LessonUpdate};
 pub use load::Loader;
@@ -57,7 +59,6 @@ use self::{
     batch::{Batcher, HeldConnection},
     primary::Primary,
 };
-use crate::config::DatabaseUrl;
 
 /// Why a store call failed. `NotFound` → 404, `Conflict` → 409, `Unavailable` → fast 503,
 /// `Other` → 500 with details only in the log.

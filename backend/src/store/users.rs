@@ -8,7 +8,7 @@ use super::{
     batch::{placeholders, HeldConnection},
     Store, StoreResult,
 };
-use crate::directory::Identity;
+use crate::domain::people::Identity;
 
 /// A user as stored.
 #[derive(Debug, Clone, FromRow)]

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use boardcast::{
-    realtime::actions::Action,
+    domain::board::Action,
     store::{Appended, BoardRow, NewCommand, Store},
 };
 

@@ -23,6 +23,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod input_forms;
+mod layering;
 mod ldap_directory;
 mod ldap_login;
 mod ldap_tls;

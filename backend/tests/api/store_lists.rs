@@ -2,7 +2,7 @@
 //! behind: both on SQLite and PostgreSQL.
 
 use boardcast::{
-    realtime::actions::Action,
+    domain::board::Action,
     store::{Appended, BoardRow, LoginSpan, NewCommand, NewTokenPair},
 };
 

@@ -1,5 +1,5 @@
 // What a board shows, from its log: the same rules the node applies when it accepts a command
-// (`realtime/actions.rs`), replayed on every screen so that each one shows what the log says.
+// (`domain/board/`), replayed on every screen so that each one shows what the log says.
 // The node has already checked every event, so nothing here refuses anything; the only thing a
 // screen must know besides the event is the open lesson's slide count, for "next" at the end.
 

@@ -1,5 +1,5 @@
 // The realtime protocol of docs/api.md ("Websocket: GET /ws") as TypeScript types, mirroring the
-// node's `realtime/frames.rs` and `realtime/actions.rs`, plus the one check every incoming
+// node's `realtime/frames.rs` and `domain/board/`, plus the one check every incoming
 // frame passes: a malformed or unknown frame is dropped instead of crashing the view.
 
 /** What a controller may ask a board to do (`action.kind`). Slides count from 0. */

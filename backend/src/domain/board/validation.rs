@@ -1,70 +1,9 @@
-//! What a controller may ask a board to do, and the one place that decides whether a command
-//! is valid and what state it leads to. The log appends a command only after [`apply`] has
-//! accepted it, so a refused command changes nothing, and every connection that replays the
-//! log with [`apply`] reaches the same state.
-//!
-//! Commands that set absolute state are absolute (`goto {slide}`, `timer` as an end time), so
-//! a retried or late command cannot drift.
+//! The one place that decides whether a command is valid and what state it leads to. The log
+//! appends a command only after [`apply`] has accepted it, so a refused command changes
+//! nothing; the same function checks a command before it is written and again inside the
+//! write, against the state it is appended to, even when two nodes race for one board.
 
-use serde::{Deserialize, Serialize};
-
-/// The longest timer a teacher can start: a school day.
-pub const MAX_TIMER_SECONDS: u32 = 12 * 3600;
-
-/// A command's action (`action.kind` in API.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Action {
-    OpenLesson {
-        lesson_id: String,
-        #[serde(default)]
-        slide: u32,
-    },
-    Goto {
-        slide: u32,
-    },
-    // Braces, not unit variants: serde refuses unknown fields only on struct variants.
-    Next {},
-    Prev {},
-    Blank {
-        on: bool,
-    },
-    /// Starts a countdown of `seconds`, or stops it with `null`.
-    Timer {
-        seconds: Option<u32>,
-    },
-    /// Back to an empty board: no lesson, not blanked, no timer.
-    Clear {},
-}
-
-/// What a board shows; API.md's `state`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BoardState {
-    pub lesson_id: Option<String>,
-    pub slide: u32,
-    pub blank: bool,
-    /// When the timer runs out (milliseconds inside, RFC 3339 on the wire).
-    #[serde(with = "crate::wire_time::optional")]
-    pub timer_ends_at: Option<i64>,
-}
-
-/// What validation needs to know about a lesson.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LessonFacts {
-    pub owner_id: String,
-    pub slides: u32,
-}
-
-/// The lessons a batch of commands may refer to, by id.
-pub trait LessonCatalog {
-    fn lesson(&self, lesson_id: &str) -> Option<&LessonFacts>;
-}
-
-impl LessonCatalog for std::collections::HashMap<String, LessonFacts> {
-    fn lesson(&self, lesson_id: &str) -> Option<&LessonFacts> {
-        self.get(lesson_id)
-    }
-}
+use super::{Action, BoardState, LessonCatalog, MAX_TIMER_SECONDS};
 
 /// Who sent a command, as far as validation cares: a teacher opens their own lessons, an
 /// admin any lesson. Once a lesson is open, every teacher paired with the board may move
@@ -173,6 +112,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::domain::board::LessonFacts;
 
     const TEACHER: Steerer<'static> = Steerer {
         user_id: "ann",
@@ -196,48 +136,6 @@ mod tests {
             lesson_id: Some("fractions".into()),
             slide,
             ..BoardState::default()
-        }
-    }
-
-    fn parse(json: &str) -> Action {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn actions_parse_as_api_md_writes_them() {
-        assert_eq!(
-            parse(r#"{"kind":"open_lesson","lesson_id":"l1"}"#),
-            Action::OpenLesson {
-                lesson_id: "l1".into(),
-                slide: 0
-            }
-        );
-        assert_eq!(
-            parse(r#"{"kind":"goto","slide":2}"#),
-            Action::Goto { slide: 2 }
-        );
-        assert_eq!(parse(r#"{"kind":"next"}"#), Action::Next {});
-        assert_eq!(
-            parse(r#"{"kind":"timer","seconds":null}"#),
-            Action::Timer { seconds: None }
-        );
-        assert_eq!(
-            parse(r#"{"kind":"blank","on":true}"#),
-            Action::Blank { on: true }
-        );
-    }
-
-    #[test]
-    fn unknown_kinds_wrong_types_and_extra_fields_do_not_parse() {
-        for json in [
-            r#"{"kind":"explode"}"#,
-            r#"{"kind":"goto","slide":-1}"#,
-            r#"{"kind":"goto","slide":"2"}"#,
-            r#"{"kind":"goto"}"#,
-            r#"{"kind":"next","slide":3}"#,
-            r#"{"slide":3}"#,
-        ] {
-            assert!(serde_json::from_str::<Action>(json).is_err(), "{json}");
         }
     }
 
@@ -385,21 +283,5 @@ mod tests {
             apply(&busy, &Action::Clear {}, &lessons(), TEACHER, 0).unwrap(),
             BoardState::default()
         );
-    }
-
-    #[test]
-    fn the_state_serializes_as_api_md_writes_it() {
-        let json = serde_json::to_value(open(1)).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"lesson_id":"fractions","slide":1,"blank":false,"timer_ends_at":null})
-        );
-        let timed = BoardState {
-            timer_ends_at: Some(0),
-            ..open(1)
-        };
-        let json = serde_json::to_value(&timed).unwrap();
-        assert_eq!(json["timer_ends_at"], "1970-01-01T00:00:00Z");
-        assert_eq!(serde_json::from_value::<BoardState>(json).unwrap(), timed);
     }
 }

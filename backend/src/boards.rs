@@ -15,9 +15,9 @@ use crate::{
     auth::{
         address_key,
         tokens::{digest, mint},
-        Throttled, WindowLimit,
     },
     config::PairingSettings,
+    limiter::{Throttled, WindowLimit},
     store::{duration_millis, BoardRow, Budget, PairingRow, Store, StoreError},
     text, wire_id,
 };

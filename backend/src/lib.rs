@@ -20,6 +20,8 @@ pub mod domain;
 pub mod http;
 /// Lessons and the slides a teacher may save.
 pub mod lessons;
+/// Cluster-wide budgets of attempts per key in a time window.
+pub mod limiter;
 /// Uploaded media: blob store, signed URLs, copies on every node.
 pub mod media;
 /// Prometheus counters and histograms.

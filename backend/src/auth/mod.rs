@@ -7,7 +7,7 @@ mod throttle;
 pub mod tokens;
 
 pub use clients::{AuthenticatedClient, ClientError, Registrar};
-pub use throttle::{address_key, LoginThrottle, Throttled, WindowLimit};
+pub use throttle::{address_key, LoginThrottle};
 pub use tokens::{IssuedTokens, TokenService};
 
 use std::{net::IpAddr, sync::Arc, time::Duration};

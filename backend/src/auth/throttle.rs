@@ -1,76 +1,16 @@
-//! Limits failed logins per username and per client address, and other attempts worth
-//! bounding (pairing-code guesses, board registrations), across the whole cluster: the
-//! counters live in the shared database, so spreading attempts over nodes gains nothing.
-//! Every attempt reserves its slot before it is checked and gets it back when it turns out
-//! not to count, so a burst of parallel guesses is checked at most as often as the budget.
+//! Limits failed logins per username and per client address, across the whole cluster (see
+//! `limiter`), with keys that a guesser cannot multiply: usernames compared as the directory
+//! would, IPv6 addresses grouped by their /64.
 
-use std::{
-    net::{IpAddr, Ipv6Addr},
-    time::Duration,
-};
+use std::net::{IpAddr, Ipv6Addr};
 
 use unicode_normalization::UnicodeNormalization;
 
 use crate::{
     config::AuthSettings,
-    store::{duration_millis, Budget, Slot, Store, StoreResult},
+    limiter::{Reserved, Throttled, WindowLimit},
+    store::{Budget, Store, StoreResult},
 };
-
-/// Attempts refused until `retry_after` has passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttled {
-    pub retry_after: Duration,
-}
-
-impl Throttled {
-    /// Refused until the window ending at `window_end` (at least a second from `now`).
-    fn until(window_end: i64, now: i64) -> Self {
-        let wait_ms = u64::try_from(window_end - now).unwrap_or(0).max(1_000);
-        Self {
-            retry_after: Duration::from_millis(wait_ms),
-        }
-    }
-}
-
-/// The slots one attempt holds; given back with [`WindowLimit::refund`] when it does not count.
-#[derive(Debug)]
-#[must_use = "an attempt that does not count must refund its slots"]
-pub struct Reserved(Vec<Slot>);
-
-/// Budgets of attempts per key in a fixed window, cluster-wide.
-#[derive(Clone)]
-pub struct WindowLimit {
-    store: Store,
-    window_ms: i64,
-}
-
-impl WindowLimit {
-    pub fn new(store: Store, window: Duration) -> Self {
-        Self {
-            store,
-            window_ms: duration_millis(window),
-        }
-    }
-
-    /// Takes one attempt from each budget, all or none; `Err(Throttled)` once any is spent.
-    pub async fn reserve(
-        &self,
-        budgets: &[Budget<'_>],
-        now: i64,
-    ) -> StoreResult<Result<Reserved, Throttled>> {
-        Ok(self
-            .store
-            .reserve_attempt(budgets, now, self.window_ms)
-            .await?
-            .map(Reserved)
-            .map_err(|window_end| Throttled::until(window_end, now)))
-    }
-
-    /// Gives an attempt's slots back: it turned out not to count.
-    pub async fn refund(&self, reserved: Reserved) -> StoreResult<()> {
-        self.store.refund_attempt(&reserved.0).await
-    }
-}
 
 /// Failed logins per username and per address.
 #[derive(Clone)]
@@ -133,14 +73,8 @@ impl LoginThrottle {
     /// (but not the address's other failures: one good password must not reset a guesser's
     /// budget for other accounts).
     pub async fn succeeded(&self, attempt: LoginAttempt) -> StoreResult<()> {
-        let LoginAttempt {
-            reserved: Reserved(slots),
-            user_key,
-        } = attempt;
-        let others: Vec<Slot> = slots.into_iter().filter(|s| s.key != user_key).collect();
         self.limit
-            .store
-            .release_attempt(&others, Some(&user_key))
+            .succeeded(attempt.reserved, &attempt.user_key)
             .await
     }
 }

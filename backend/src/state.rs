@@ -10,7 +10,7 @@ use crate::{
     boards::Boards,
     config::Settings,
     http::{AppFiles, SessionCookie, TrustedOrigins},
-    media::Media,
+    media::{Media, Uploads},
     metrics::Metrics,
     realtime::Realtime,
     store::Store,
@@ -29,6 +29,7 @@ pub struct Services {
     pub realtime: Realtime,
     pub metrics: Metrics,
     pub media: Media,
+    pub uploads: Uploads,
     /// Built once from the settings: every web grant sets the cookie it describes.
     pub session_cookie: SessionCookie,
     /// Where the browser app this node serves comes from.

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{boards::PairingError, store::StoreError};
+use crate::{boards::PairingError, media::UploadError, store::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -105,6 +105,23 @@ impl From<PairingError> for ApiError {
             PairingError::NoSuchPairing => Self::NotFound(error.to_string()),
             PairingError::Throttled(wait) => Self::TooManyRequests(retry_after_seconds(wait)),
             PairingError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::Unsupported(message) => Self::UnsupportedMediaType(message),
+            UploadError::TooLarge => Self::PayloadTooLarge,
+            UploadError::Interrupted => Self::BadRequest {
+                code: "invalid_request",
+                message: error.to_string(),
+            },
+            UploadError::NotFound => Self::NotFound(error.to_string()),
+            UploadError::InUse(_) | UploadError::Conflict => Self::Conflict(error.to_string()),
+            UploadError::Storage(_) => Self::Internal(error.to_string()),
+            UploadError::Store(store) => store.into(),
         }
     }
 }

@@ -1,16 +1,18 @@
-//! Uploaded media on this node: the blob store, signed media URLs, the peers that hold what
-//! this node lacks, the other nodes' news of their uploads, and the background loop that
-//! keeps the copies complete.
+//! Uploaded media on this node: the rules of a teacher's uploads, the blob store, signed media
+//! URLs, the peers that hold what this node lacks, the other nodes' news of their uploads, and
+//! the background loop that keeps the copies complete.
 
 mod kinds;
 mod news;
 mod peers;
 mod sync_loop;
+mod uploads;
 mod urls;
 
 pub use kinds::{essence, MediaKind, SNIFF_LEN};
 pub use news::BlobNews;
 pub use sync_loop::{spawn_sync_loop, NodeIdentity, HEALTHY_WITHIN, HEARTBEAT_INTERVAL};
+pub use uploads::{clean_filename, NewUpload, Stored, UploadError, Uploads, Viewer};
 pub use urls::MediaUrl;
 
 use std::{path::Path, sync::Arc};

@@ -10,6 +10,8 @@ pub mod backup;
 pub mod boards;
 /// The admin command line (`boardcast serve`, `user`, `client`, ...).
 pub mod cli;
+/// The time a node goes by, passed to every rule that depends on it.
+pub mod clock;
 /// Settings from defaults, file and environment.
 pub mod config;
 /// Who a person is and what they may do (LDAP or builtin accounts).

@@ -9,6 +9,7 @@ use tokio::{net::TcpListener, sync::watch, time::Instant};
 use crate::{
     auth::{Authenticator, LoginThrottle, Registrar, TokenService},
     boards::Boards,
+    clock::Clock,
     config::Settings,
     directory::{BuiltinDirectory, Directory, LdapDirectory},
     http,
@@ -17,7 +18,7 @@ use crate::{
     realtime::Realtime,
     serve::{self, Server, Slots},
     state::{AppState, Services},
-    store::{duration_millis, now_millis, Store},
+    store::{duration_millis, Store},
 };
 
 /// How often expired tokens are deleted.
@@ -33,7 +34,12 @@ pub struct Application {
 
 impl Application {
     /// Opens the store (applying migrations), picks the directory and binds the listener.
-    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Application::build`] on a given clock: tests move it forward to reach an expiry.
+    pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         // Checked first: a wrong certificate path should stop the node before it touches
         // the database.
         let tls = serve::tls_acceptor(&settings.web)?;
@@ -83,7 +89,13 @@ impl Application {
             settings.public_url = format!("{scheme}://{bound}");
         }
         create_data_dir(&settings.data_dir)?;
-        let media = Media::open(&settings, media::cluster_key(&settings)?, store.clone()).await?;
+        let media = Media::open(
+            &settings,
+            media::cluster_key(&settings)?,
+            store.clone(),
+            clock.clone(),
+        )
+        .await?;
         let boards = Boards::new(store.clone(), &settings.pairing);
         let realtime = Realtime::start(
             &settings,
@@ -92,12 +104,14 @@ impl Application {
             auth.tokens.clone(),
             metrics.clone(),
             media.news().clone(),
+            clock.clone(),
         );
         let state = AppState::new(Services {
             session_cookie: http::SessionCookie::new(&settings),
             app_files: http::AppFiles::from_settings(settings.web.static_dir.as_ref()),
             origins: http::TrustedOrigins::new(&settings, media.clone()),
             uploads: Uploads::new(media.clone(), store.clone(), settings.node_id.clone()),
+            clock,
             boards,
             realtime,
             settings: Arc::new(settings),
@@ -155,6 +169,7 @@ impl Application {
         let purge = AbortOnDrop(tokio::spawn(purge_expired(
             store.clone(),
             self.state.settings.clone(),
+            self.state.clock.clone(),
         )));
         let sync = AbortOnDrop(spawn_sync_loop(
             self.state.media.clone(),
@@ -163,7 +178,7 @@ impl Application {
             NodeIdentity {
                 node_id: self.state.settings.node_id.clone(),
                 public_url: self.state.settings.public_url.clone(),
-                started_at: now_millis(),
+                started_at: self.state.clock.now_millis(),
             },
         ));
         tracing::info!(
@@ -232,11 +247,11 @@ impl Drop for AbortOnDrop {
 /// tokens, sessions, pairing codes and idempotency keys, boards nobody paired that went
 /// quiet long ago, attempt counters whose window is over, and
 /// board events older than the history retention.
-async fn purge_expired(store: Store, settings: Arc<Settings>) {
+async fn purge_expired(store: Store, settings: Arc<Settings>, clock: Clock) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     loop {
         ticks.tick().await;
-        let now = now_millis();
+        let now = clock.now_millis();
         let purged = [
             ("tokens", store.purge_expired_tokens(now).await),
             ("sessions", store.purge_expired_sessions(now).await),

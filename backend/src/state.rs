@@ -8,6 +8,7 @@ use axum::extract::FromRef;
 use crate::{
     auth::Authenticator,
     boards::Boards,
+    clock::Clock,
     config::Settings,
     http::{AppFiles, SessionCookie, TrustedOrigins},
     media::{Media, Uploads},
@@ -30,6 +31,8 @@ pub struct Services {
     pub metrics: Metrics,
     pub media: Media,
     pub uploads: Uploads,
+    /// Where every handler reads the time.
+    pub clock: Clock,
     /// Built once from the settings: every web grant sets the cookie it describes.
     pub session_cookie: SessionCookie,
     /// Where the browser app this node serves comes from.
@@ -73,5 +76,11 @@ impl FromRef<AppState> for Boards {
 impl FromRef<AppState> for Realtime {
     fn from_ref(state: &AppState) -> Self {
         state.realtime.clone()
+    }
+}
+
+impl FromRef<AppState> for Clock {
+    fn from_ref(state: &AppState) -> Self {
+        state.clock.clone()
     }
 }

@@ -9,8 +9,9 @@ use std::{
 
 use boardcast::{
     auth::password::hash_password,
+    clock::Clock,
     config::DatabaseUrl,
-    store::{now_millis, NewUser, Store},
+    store::{NewUser, Store},
 };
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
@@ -61,7 +62,10 @@ impl School {
             password_hash: hash_password(PASSWORD.into()).await.unwrap(),
             roles: "teacher".into(),
         };
-        store.create_user(teacher, now_millis()).await.unwrap();
+        store
+            .create_user(teacher, Clock::system().now_millis())
+            .await
+            .unwrap();
         store.close().await;
 
         let data_dir = scratch.join("node");
@@ -73,7 +77,7 @@ impl School {
                 .unwrap()
         };
         let mut db = PgConnection::connect(&url).await.unwrap();
-        for statement in seed_statements(now_millis()) {
+        for statement in seed_statements(Clock::system().now_millis()) {
             sqlx::query(&statement).execute(&mut db).await.unwrap();
         }
         let (hashes, sizes): (Vec<String>, Vec<i64>) = blobs.into_iter().unzip();

@@ -18,8 +18,9 @@ use std::path::Path;
 
 use boardcast::{
     auth::password::hash_password,
+    clock::Clock,
     config::DatabaseUrl,
-    store::{now_millis, NewUser, Store},
+    store::{NewUser, Store},
 };
 use serde_json::json;
 
@@ -40,7 +41,10 @@ async fn main() {
         password_hash: hash_password(PASSWORD.into()).await.unwrap(),
         roles: "teacher".into(),
     };
-    store.create_user(teacher, now_millis()).await.unwrap();
+    store
+        .create_user(teacher, Clock::system().now_millis())
+        .await
+        .unwrap();
     store.close().await;
     let quiet = [("RUST_LOG", "warn")];
     let a = NodeProcess::start_with("node-a", &url, &quiet).await;

@@ -22,8 +22,9 @@ use std::{
 
 use boardcast::{
     auth::password::hash_password,
+    clock::Clock,
     config::DatabaseUrl,
-    store::{now_millis, NewUser, Store},
+    store::{NewUser, Store},
 };
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
@@ -338,7 +339,10 @@ async fn database_with_teacher(url: String) -> String {
         password_hash: hash_password(PASSWORD.into()).await.unwrap(),
         roles: "teacher".into(),
     };
-    store.create_user(teacher, now_millis()).await.unwrap();
+    store
+        .create_user(teacher, Clock::system().now_millis())
+        .await
+        .unwrap();
     store.close().await;
     url
 }

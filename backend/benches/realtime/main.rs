@@ -27,8 +27,9 @@ use std::time::Duration;
 
 use boardcast::{
     auth::password::hash_password,
+    clock::Clock,
     config::DatabaseUrl,
-    store::{now_millis, NewUser, Store},
+    store::{NewUser, Store},
 };
 
 use self::{
@@ -85,7 +86,10 @@ async fn database(url: String) -> String {
         password_hash: hash_password(PASSWORD.into()).await.unwrap(),
         roles: "teacher".into(),
     };
-    store.create_user(teacher, now_millis()).await.unwrap();
+    store
+        .create_user(teacher, Clock::system().now_millis())
+        .await
+        .unwrap();
     store.close().await;
     url
 }

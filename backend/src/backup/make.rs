@@ -25,12 +25,10 @@ use super::{
     retention::{self, Retention},
 };
 use crate::{
+    clock::Clock,
     config::Settings,
     media::HEALTHY_WITHIN,
-    store::{
-        duration_millis, now_millis, BackupRecord, Column, Engine, Store, Value, BACKED_UP,
-        LEFT_OUT,
-    },
+    store::{duration_millis, BackupRecord, Column, Engine, Store, Value, BACKED_UP, LEFT_OUT},
     wire_time::to_rfc3339,
 };
 
@@ -71,7 +69,7 @@ pub async fn backup(
     let _lock = lock::exclusive(out).context("cannot lock the backups directory")?;
     clear_partial(out)?;
     check_every_table_is_known(store).await?;
-    let created_at = now_millis();
+    let created_at = Clock::system().now_millis();
     let name = free_name(out, created_at);
     let partial = out.join(format!("{PARTIAL}{name}"));
     fs::create_dir_all(partial.join(TABLES_DIR))?;
@@ -109,7 +107,7 @@ pub async fn backup(
             path: path.display().to_string(),
             node_id: settings.node_id.clone(),
             created_at,
-            finished_at: now_millis(),
+            finished_at: Clock::system().now_millis(),
             rows: i64::try_from(summary_rows).unwrap_or(i64::MAX),
             blobs: i64::try_from(manifest.blobs.count).unwrap_or(i64::MAX),
             bytes: i64::try_from(manifest.blobs.total_bytes).unwrap_or(i64::MAX),
@@ -271,7 +269,7 @@ async fn fetch_from_peers(
     pool: &BlobPool,
     blobs: &[(BlobEntry, BadSource)],
 ) -> anyhow::Result<()> {
-    let alive_since = now_millis() - duration_millis(HEALTHY_WITHIN);
+    let alive_since = Clock::system().now_millis() - duration_millis(HEALTHY_WITHIN);
     let key = ClusterKey::new(settings.cluster_secret.expose());
     let client = HttpPeer::client(crate::tls::for_peers(settings)?)?;
     let peers: Vec<HttpPeer> = store

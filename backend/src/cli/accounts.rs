@@ -8,8 +8,9 @@ use rand::{distributions::Alphanumeric, Rng};
 
 use crate::{
     auth::{password::hash_password, Registrar},
+    clock::Clock,
     directory::Roles,
-    store::{now_millis, NewUser, Store, StoreError},
+    store::{NewUser, Store, StoreError},
 };
 
 #[derive(Debug, Subcommand)]
@@ -83,7 +84,7 @@ pub enum ClientCommand {
 
 impl UserCommand {
     pub async fn run(self, store: &Store) -> anyhow::Result<()> {
-        let now = now_millis();
+        let now = Clock::system().now_millis();
         match self {
             Self::Add {
                 username,
@@ -157,9 +158,13 @@ impl ClientCommand {
                     .parse()
                     .map_err(|_| anyhow::anyhow!("`{scope}` is not a valid scope"))?;
                 let secret = confidential.then(random_password);
-                let row =
-                    Registrar::new_client_row(&client_id, secret.clone(), &scope, now_millis())
-                        .await?;
+                let row = Registrar::new_client_row(
+                    &client_id,
+                    secret.clone(),
+                    &scope,
+                    Clock::system().now_millis(),
+                )
+                .await?;
                 store.create_client(&row).await.map_err(|e| match e {
                     StoreError::Conflict { .. } => {
                         anyhow::anyhow!("client {client_id} already exists")

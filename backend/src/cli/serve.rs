@@ -2,9 +2,10 @@
 
 use crate::{
     auth::password::hash_password,
+    clock::Clock,
     config::Settings,
     startup::Application,
-    store::{now_millis, NewUser, Store, StoreError},
+    store::{NewUser, Store, StoreError},
 };
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -30,7 +31,7 @@ async fn create_first_account(store: &Store) -> anyhow::Result<()> {
         password_hash: hash_password(password.clone()).await?,
         roles: "teacher,admin".into(),
     };
-    match store.create_user(user, now_millis()).await {
+    match store.create_user(user, Clock::system().now_millis()).await {
         Ok(_) => {
             println!("created the first account: username `teacher`, password `{password}` (shown only this once; change it with `boardcast user passwd teacher`)");
             Ok(())

@@ -5,8 +5,9 @@
 use serde::Serialize;
 
 use crate::{
+    clock::Clock,
     media::HEALTHY_WITHIN,
-    store::{duration_millis, now_millis, BackupRecord, NodeRow, Store},
+    store::{duration_millis, BackupRecord, NodeRow, Store},
     wire_time::to_rfc3339,
 };
 
@@ -40,7 +41,7 @@ struct ClusterStatus {
 
 /// Prints one line per node and one on the last backup (or JSON with `json`).
 pub async fn run(store: &Store, json: bool) -> anyhow::Result<()> {
-    let now = now_millis();
+    let now = Clock::system().now_millis();
     let nodes: Vec<NodeStatus> = store
         .list_nodes()
         .await?

@@ -19,11 +19,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use crate::{
-    media::HEALTHY_WITHIN,
-    state::AppState,
-    store::{duration_millis, now_millis},
-};
+use crate::{media::HEALTHY_WITHIN, state::AppState, store::duration_millis};
 
 #[derive(RustEmbed)]
 #[folder = "../frontend/dist"]
@@ -247,7 +243,7 @@ fn content_type(path: &str) -> &'static str {
 /// node offers itself.
 async fn generated_config(state: &AppState) -> Response {
     let own = state.settings.public_url.trim_end_matches('/').to_string();
-    let since = now_millis() - duration_millis(HEALTHY_WITHIN);
+    let since = state.clock.now_millis() - duration_millis(HEALTHY_WITHIN);
     let mut api = vec![own.clone()];
     match state.store.list_nodes().await {
         Ok(nodes) => {

@@ -17,9 +17,10 @@ use super::{
 };
 use crate::{
     boards::{is_online, Boards},
+    clock::Clock,
     domain::board::BoardState,
     state::AppState,
-    store::{now_millis, Store},
+    store::Store,
     wire_time::to_rfc3339,
 };
 
@@ -50,11 +51,12 @@ struct Code {
 
 async fn create_board(
     State(boards): State<Boards>,
+    State(clock): State<Clock>,
     ClientAddress(address): ClientAddress,
     JsonBody(new): JsonBody<NewBoard>,
 ) -> Result<(StatusCode, Json<BoardCredentials>), ApiError> {
     let registered = boards
-        .register(new.name.as_deref(), address, now_millis())
+        .register(new.name.as_deref(), address, clock.now_millis())
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -77,6 +79,7 @@ struct BoardView {
 
 async fn show_board(
     State(store): State<Store>,
+    State(clock): State<Clock>,
     viewer: BoardViewer,
     PathId(id): PathId,
 ) -> Result<Json<BoardView>, ApiError> {
@@ -96,7 +99,7 @@ async fn show_board(
     .ok_or_else(|| ApiError::NotFound("no such board".into()))?;
     let snapshot = store.board_snapshot(&board.id).await?;
     Ok(Json(BoardView {
-        online: is_online(board.last_seen_at, now_millis()),
+        online: is_online(board.last_seen_at, clock.now_millis()),
         last_seen_at: to_rfc3339(board.last_seen_at),
         id: board.id,
         name: board.name,
@@ -107,6 +110,7 @@ async fn show_board(
 
 async fn create_code(
     State(boards): State<Boards>,
+    State(clock): State<Clock>,
     CurrentBoard(board): CurrentBoard,
     PathId(id): PathId,
 ) -> Result<(StatusCode, Json<Code>), ApiError> {
@@ -115,7 +119,7 @@ async fn create_code(
             "a board may only ask for its own code".into(),
         ));
     }
-    let issued = boards.issue_code(&board.id, now_millis()).await?;
+    let issued = boards.issue_code(&board.id, clock.now_millis()).await?;
     Ok((
         StatusCode::CREATED,
         Json(Code {

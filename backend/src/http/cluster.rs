@@ -6,10 +6,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use crate::{
-    media::HEALTHY_WITHIN,
-    state::AppState,
-    store::{duration_millis, now_millis},
-    wire_time::to_rfc3339,
+    media::HEALTHY_WITHIN, state::AppState, store::duration_millis, wire_time::to_rfc3339,
 };
 
 pub fn router() -> Router<AppState> {
@@ -25,7 +22,7 @@ struct NodeView {
 }
 
 async fn list_nodes(State(state): State<AppState>) -> Result<Json<Vec<NodeView>>, ApiError> {
-    let since = now_millis() - duration_millis(HEALTHY_WITHIN);
+    let since = state.clock.now_millis() - duration_millis(HEALTHY_WITHIN);
     let nodes = state.store.list_nodes().await?;
     Ok(Json(
         nodes

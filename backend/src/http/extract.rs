@@ -11,7 +11,7 @@ use super::error::ApiError;
 use crate::{
     directory::Roles,
     state::AppState,
-    store::{now_millis, BoardRow, TokenPrincipal},
+    store::{BoardRow, TokenPrincipal},
     wire_id,
 };
 
@@ -34,7 +34,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Ok(user.clone());
         }
         let token = bearer_token(parts).ok_or(ApiError::Unauthorized)?;
-        let now = now_millis();
+        let now = state.clock.now_millis();
         let principal = state
             .auth
             .tokens
@@ -86,7 +86,7 @@ impl FromRequestParts<AppState> for CurrentBoard {
         let (board_id, secret) = board_credentials(parts).ok_or(ApiError::Unauthorized)?;
         let board = state
             .boards
-            .authenticate(board_id, secret, now_millis())
+            .authenticate(board_id, secret, state.clock.now_millis())
             .await?
             .ok_or_else(|| {
                 tracing::debug!("board credentials refused");

@@ -30,7 +30,7 @@ use super::{
 };
 use crate::{
     state::AppState,
-    store::{now_millis, Claim, KeyClaim},
+    store::{Claim, KeyClaim},
 };
 
 /// Idempotency-Keys are 1 to this many visible ASCII characters (UUIDs in practice).
@@ -98,7 +98,7 @@ async fn run_once(state: &AppState, request: Request, next: Next) -> Result<Resp
         .map_err(|_| ApiError::PayloadTooLarge)?;
     let sealed = Sealed::for_key(&caller, &key);
     let request_hash = request_hash(&parts, &body);
-    let now = now_millis();
+    let now = state.clock.now_millis();
     let claim = state
         .store
         .claim_idempotency_key(KeyClaim {

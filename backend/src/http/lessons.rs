@@ -25,7 +25,7 @@ use super::{
 use crate::{
     lessons::{self, InvalidLesson, LessonInput, Slide},
     state::AppState,
-    store::{now_millis, now_secs, LessonRow, LessonUpdate, UploadRow},
+    store::{LessonRow, LessonUpdate, UploadRow},
     wire_time::to_rfc3339,
 };
 
@@ -87,7 +87,7 @@ async fn create_lesson(
 ) -> Result<Response, ApiError> {
     let owner_id = user.principal.user_id.clone();
     let (title, slides, uploads) = checked(&state, &user, &owner_id, input).await?;
-    let now = now_millis();
+    let now = state.clock.now_millis();
     let row = LessonRow {
         id: uuid::Uuid::new_v4().to_string(),
         owner_id,
@@ -168,7 +168,7 @@ async fn update_lesson(
         version: expected + 1,
         slide_count: slides.len() as i64,
         slides: encode(&slides)?,
-        updated_at: now_millis().max(current.updated_at),
+        updated_at: state.clock.now_millis().max(current.updated_at),
         ..current
     };
     match state
@@ -276,7 +276,7 @@ fn view(
     slides: Vec<Slide>,
     uploads: &HashMap<String, UploadRow>,
 ) -> LessonView {
-    let now_secs = now_secs();
+    let now_secs = state.clock.now_secs();
     let slides = slides
         .into_iter()
         .map(|slide| SlideView {

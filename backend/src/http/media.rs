@@ -26,7 +26,6 @@ use super::{
 use crate::{
     media::{MediaKind, MediaUrl, SNIFF_LEN},
     state::AppState,
-    store::now_secs,
 };
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -44,7 +43,7 @@ async fn serve_media(
     request: Request,
 ) -> Result<Response, ApiError> {
     let url = signed_url(&sha256, request.uri().query().unwrap_or_default());
-    if !url.is_some_and(|url| url.is_valid(state.media.key(), now_secs())) {
+    if !url.is_some_and(|url| url.is_valid(state.media.key(), state.clock.now_secs())) {
         return Err(ApiError::Forbidden(
             "the media URL is not signed by this cluster or has expired".into(),
         ));
@@ -78,7 +77,7 @@ async fn serve_to_peer(
     if !state
         .media
         .key()
-        .is_authorized(request.uri().path(), proof, now_secs())
+        .is_authorized(request.uri().path(), proof, state.clock.now_secs())
     {
         return Err(ApiError::Forbidden(
             "internal endpoints need the cluster secret".into(),

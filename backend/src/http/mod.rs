@@ -62,8 +62,11 @@ pub fn router(state: AppState) -> Router {
         // Not the browser app's fallback page either: a scraper pointed here should fail.
         health::router().route("/metrics", axum::routing::any(api_not_found))
     };
-    let with_sessions =
-        session::router().layer(state.session_cookie.layer(state.store.web_sessions()));
+    let with_sessions = session::router().layer(
+        state
+            .session_cookie
+            .layer(state.store.web_sessions(state.clock.clone())),
+    );
     let app = Router::new()
         .merge(oauth::router())
         .merge(with_sessions)

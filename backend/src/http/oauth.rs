@@ -20,8 +20,8 @@ use super::{
 };
 use crate::{
     auth::{Authenticator, ClientCredentials, GrantError, IssuedTokens, PasswordGrant},
+    clock::Clock,
     state::AppState,
-    store::now_millis,
 };
 
 /// The public client of the SPA; its logins also get a session cookie.
@@ -42,7 +42,16 @@ async fn token(
     let used_basic = headers.contains_key(header::AUTHORIZATION);
     // Login CSRF: another site must not log the browser into an account of its choosing.
     let cookie = may_set_session_cookie(&state.origins, &headers).then_some(&state.session_cookie);
-    match grant(&state.auth, cookie, client_address, &headers, body).await {
+    match grant(
+        &state.auth,
+        cookie,
+        client_address,
+        &headers,
+        body,
+        state.clock.now_millis(),
+    )
+    .await
+    {
         Ok(issued) => {
             let login_ends_in = issued.login_ends_in;
             let set_cookie = issued
@@ -69,10 +78,10 @@ async fn grant(
     client_address: IpAddr,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    now: i64,
 ) -> Result<IssuedTokens, GrantError> {
     let form = parse_form(headers, body)?;
     let client = client_credentials(headers, &form)?;
-    let now = now_millis();
     let session = cookie
         .filter(|_| client.client_id == WEB_CLIENT)
         .map(|cookie| cookie.start(headers, now));
@@ -265,11 +274,12 @@ fn oauth_error(error: GrantError, used_basic: bool) -> Response {
 /// client's, so it reveals nothing; only the client's own tokens are revoked.
 async fn revoke(
     State(auth): State<Authenticator>,
+    State(clock): State<Clock>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let used_basic = headers.contains_key(header::AUTHORIZATION);
-    match revoke_token(&auth, &headers, body).await {
+    match revoke_token(&auth, &headers, body, clock.now_millis()).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
         Err(error) => oauth_error(error, used_basic),
     }
@@ -279,6 +289,7 @@ async fn revoke_token(
     auth: &Authenticator,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    now: i64,
 ) -> Result<(), GrantError> {
     let form = parse_form(headers, body)?;
     let credentials = client_credentials(headers, &form)?;
@@ -289,8 +300,6 @@ async fn revoke_token(
         .registrar
         .authenticate(&credentials.client_id, credentials.secret)
         .await?;
-    auth.tokens
-        .revoke(token, &client.client_id, now_millis())
-        .await?;
+    auth.tokens.revoke(token, &client.client_id, now).await?;
     Ok(())
 }

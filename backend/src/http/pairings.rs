@@ -16,9 +16,10 @@ use super::{
 };
 use crate::{
     boards::{is_online, Boards},
+    clock::Clock,
     realtime::Realtime,
     state::AppState,
-    store::{now_millis, PairingRow},
+    store::PairingRow,
     wire_time::to_rfc3339,
 };
 
@@ -65,6 +66,7 @@ struct ListedPairing {
 async fn create_pairing(
     State(boards): State<Boards>,
     State(realtime): State<Realtime>,
+    State(clock): State<Clock>,
     Teacher(teacher): Teacher,
     ClientAddress(address): ClientAddress,
     JsonBody(new): JsonBody<NewPairing>,
@@ -75,7 +77,7 @@ async fn create_pairing(
             new.code.trim(),
             new.label.as_deref(),
             address,
-            now_millis(),
+            clock.now_millis(),
         )
         .await?;
     realtime.paired(
@@ -97,9 +99,10 @@ async fn create_pairing(
 
 async fn list_pairings(
     State(boards): State<Boards>,
+    State(clock): State<Clock>,
     Teacher(teacher): Teacher,
 ) -> Result<Json<Vec<ListedPairing>>, ApiError> {
-    let now = now_millis();
+    let now = clock.now_millis();
     let pairings = boards.list(&teacher.principal.user_id).await?;
     Ok(Json(
         pairings

@@ -24,7 +24,7 @@ use super::{error::ApiError, origins::TrustedOrigins};
 use crate::{
     config::Settings,
     state::AppState,
-    store::{duration_millis, now_millis, LoginSession, WebLogin, WebSessions, LOGIN_KEY},
+    store::{duration_millis, LoginSession, WebLogin, WebSessions, LOGIN_KEY},
 };
 
 const COOKIE_NAME: &str = "boardcast_session";
@@ -130,7 +130,7 @@ async fn create_session_token(
         .await
         .map_err(session_failed)?
         .ok_or(ApiError::Unauthorized)?;
-    let now = now_millis();
+    let now = state.clock.now_millis();
     let Some((access_token, expires_in)) = state
         .auth
         .tokens
@@ -156,7 +156,7 @@ async fn delete_session(
         .await
         .map_err(session_failed)?
     {
-        let now = now_millis();
+        let now = state.clock.now_millis();
         state
             .auth
             .tokens

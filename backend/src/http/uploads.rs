@@ -24,7 +24,7 @@ use super::{
 use crate::{
     media::{clean_filename, essence, Media, NewUpload, UploadError, Viewer},
     state::AppState,
-    store::{now_millis, now_secs, UploadRow},
+    store::UploadRow,
     wire_time::to_rfc3339,
 };
 
@@ -54,7 +54,7 @@ pub struct UploadView {
 impl UploadView {
     pub fn new(row: UploadRow, media: &Media) -> Self {
         Self {
-            url: media.url(&row.sha256, now_secs()),
+            url: media.url(&row.sha256, media.clock().now_secs()),
             created_at: to_rfc3339(row.created_at),
             id: row.id,
             sha256: row.sha256,
@@ -95,7 +95,7 @@ async fn create_upload(
     };
     let stored = state
         .uploads
-        .store(upload, body.into_data_stream(), now_millis())
+        .store(upload, body.into_data_stream(), state.clock.now_millis())
         .await?;
     if stored.is_new {
         let row = &stored.row;

@@ -24,8 +24,9 @@ use boardcast_sync::{
 
 use self::peers::Peers;
 use crate::{
+    clock::Clock,
     config::{MediaSettings, Settings},
-    store::{duration_millis, now_millis, Store},
+    store::{duration_millis, Store},
 };
 
 /// This node's media: cheap to clone.
@@ -42,11 +43,17 @@ struct Inner {
     news: BlobNews,
     settings: MediaSettings,
     store: Store,
+    clock: Clock,
 }
 
 impl Media {
     /// Opens the blob store under `data_dir/blobs`.
-    pub async fn open(settings: &Settings, key: ClusterKey, store: Store) -> anyhow::Result<Self> {
+    pub async fn open(
+        settings: &Settings,
+        key: ClusterKey,
+        store: Store,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let blobs = BlobStore::open(settings.data_dir.join("blobs"))
             .await
             .context("cannot open the blob store")?;
@@ -61,6 +68,7 @@ impl Media {
                 news: BlobNews::default(),
                 settings: settings.media.clone(),
                 store,
+                clock,
             }),
         })
     }
@@ -80,6 +88,11 @@ impl Media {
 
     pub fn settings(&self) -> &MediaSettings {
         &self.inner.settings
+    }
+
+    /// The node's clock: heartbeats, the peers' health and signed URLs go by it.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// A signed URL for the blob, as a path (`/media/...`): every node honours it, so a
@@ -124,7 +137,7 @@ impl Media {
     pub async fn refresh_peers(&self) {
         match self.inner.store.list_nodes().await {
             Ok(nodes) => {
-                let since = now_millis() - duration_millis(HEALTHY_WITHIN);
+                let since = self.inner.clock.now_millis() - duration_millis(HEALTHY_WITHIN);
                 let live: Vec<_> = nodes
                     .into_iter()
                     .filter(|n| n.last_seen_at >= since)

@@ -18,7 +18,7 @@ use tokio::{sync::Notify, task::JoinHandle};
 use super::{news::Announced, Media};
 use crate::{
     metrics::{BlobStatus, Metrics},
-    store::{now_millis, NodeRow, Store},
+    store::{NodeRow, Store},
 };
 
 /// How often a node refreshes its registry row.
@@ -119,7 +119,7 @@ impl Beats {
 
     /// Refreshes this node's registry row and learns the live peers.
     async fn beat(&mut self) {
-        let now = now_millis();
+        let now = self.media.clock().now_millis();
         let status = *self.status.lock().unwrap_or_else(|p| p.into_inner());
         let report = status.report.unwrap_or_default();
         let row = NodeRow {
@@ -230,7 +230,7 @@ impl Passes {
         {
             tracing::warn!(%error, "blob garbage collection failed");
         }
-        let now = now_millis();
+        let now = self.media.clock().now_millis();
         let changed = {
             let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
             let changed = status.report != Some(report);

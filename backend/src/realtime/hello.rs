@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::{Stream, StreamExt};
 use tokio::sync::watch;
 
 use super::{
@@ -12,9 +13,9 @@ use super::{
     hub::Credential,
     Realtime,
 };
-use crate::{boards::PairingError, directory::Roles, store::now_millis};
+use crate::{boards::PairingError, directory::Roles};
 
-/// Close codes of API.md.
+/// Close codes (see the close codes in docs/api.md).
 pub(super) const BAD_CREDENTIALS: u16 = 4001;
 pub(super) const FORBIDDEN: u16 = 4003;
 const NO_HELLO: u16 = 4008;
@@ -25,6 +26,7 @@ pub(super) const RESTARTING: (u16, &str) = (1012, "node restarting");
 
 /// Why a socket ends: close it with this code and reason, answer the client's close, or it
 /// is gone already.
+#[derive(Debug)]
 pub(super) enum End {
     Close(u16, &'static str),
     ClosedByClient,
@@ -51,10 +53,28 @@ pub(super) async fn greet(
     hello_timeout: Duration,
     stopping: &mut watch::Receiver<bool>,
 ) -> Result<Greeted, End> {
+    let hello = read_hello(socket, hello_timeout, stopping).await?;
+    let now = realtime.inner.clock.now_millis();
+    match hello.role {
+        Role::Board => greet_board(realtime, hello, now).await,
+        Role::Controller => greet_controller(realtime, hello, now).await,
+    }
+}
+
+/// The first frame, which must be a `hello` arriving within `hello_timeout` (pings and pongs
+/// before it are let through); 4008 otherwise.
+async fn read_hello<S>(
+    frames: &mut S,
+    hello_timeout: Duration,
+    stopping: &mut watch::Receiver<bool>,
+) -> Result<Hello, End>
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
     let deadline = tokio::time::Instant::now() + hello_timeout;
-    let hello = loop {
+    loop {
         let message = tokio::select! {
-            message = tokio::time::timeout_at(deadline, socket.recv()) => message,
+            message = tokio::time::timeout_at(deadline, frames.next()) => message,
             _ = stopping.wait_for(|stopping| *stopping) => {
                 return Err(End::Close(RESTARTING.0, RESTARTING.1))
             }
@@ -64,7 +84,7 @@ pub(super) async fn greet(
             None => return Err(End::Gone),
             Some(Err(error)) => return Err(read_failed(&error)),
             Some(Ok(Message::Text(text))) => match frames::parse(&text) {
-                Ok(ClientFrame::Hello(hello)) => break hello,
+                Ok(ClientFrame::Hello(hello)) => return Ok(hello),
                 _ => return Err(End::Close(NO_HELLO, "the first frame must be hello")),
             },
             Some(Ok(Message::Close(_))) => return Err(End::ClosedByClient),
@@ -73,11 +93,6 @@ pub(super) async fn greet(
             }
             Some(Ok(_)) => {}
         }
-    };
-    let now = now_millis();
-    match hello.role {
-        Role::Board => greet_board(realtime, hello, now).await,
-        Role::Controller => greet_controller(realtime, hello, now).await,
     }
 }
 
@@ -157,5 +172,58 @@ pub(super) fn read_failed(error: &axum::Error) -> End {
         End::Close(TOO_BIG, "frames are at most 64 KiB")
     } else {
         End::Gone
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream;
+
+    use super::*;
+
+    const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_silent_until_the_hello_timeout_is_closed_with_4008_then() {
+        let (_node, mut stopping) = watch::channel(false);
+        let mut silent = stream::pending::<Result<Message, axum::Error>>();
+        let started = tokio::time::Instant::now();
+        let ended = read_hello(&mut silent, HELLO_TIMEOUT, &mut stopping).await;
+        assert!(matches!(ended, Err(End::Close(NO_HELLO, _))), "{ended:?}");
+        assert_eq!(started.elapsed(), HELLO_TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pings_before_hello_do_not_extend_the_deadline() {
+        let (_node, mut stopping) = watch::channel(false);
+        let pings = stream::iter([Ok(Message::Ping(Default::default()))]).chain(stream::pending());
+        let mut pings = Box::pin(pings);
+        let started = tokio::time::Instant::now();
+        let ended = read_hello(&mut pings, HELLO_TIMEOUT, &mut stopping).await;
+        assert!(matches!(ended, Err(End::Close(NO_HELLO, _))), "{ended:?}");
+        assert_eq!(started.elapsed(), HELLO_TIMEOUT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hello_in_time_is_read_and_anything_else_first_is_refused() {
+        let (_node, mut stopping) = watch::channel(false);
+        let hello = r#"{"type":"hello","role":"board","board_secret":"s",
+            "board_id":"0190f5c2-7a4b-7c3d-8e9f-0a1b2c3d4e5f"}"#;
+        let mut greeting = stream::iter([Ok(Message::Text(hello.into()))]);
+        let read = read_hello(&mut greeting, HELLO_TIMEOUT, &mut stopping).await;
+        assert!(
+            matches!(
+                read,
+                Ok(Hello {
+                    role: Role::Board,
+                    ..
+                })
+            ),
+            "{read:?}"
+        );
+
+        let mut rude = stream::iter([Ok(Message::Text(r#"{"type":"ping"}"#.into()))]);
+        let read = read_hello(&mut rude, HELLO_TIMEOUT, &mut stopping).await;
+        assert!(matches!(read, Err(End::Close(NO_HELLO, _))), "{read:?}");
     }
 }

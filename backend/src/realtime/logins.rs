@@ -10,7 +10,7 @@ use std::{sync::Weak, time::Duration};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{bus::Signal, Inner, Realtime};
-use crate::{auth::tokens::Revocation, store::now_millis};
+use crate::auth::tokens::Revocation;
 
 pub fn spawn_check(realtime: Weak<Inner>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -66,7 +66,9 @@ impl Realtime {
             return Ok(());
         }
         let store = &self.inner.store;
-        let live = store.live_logins(&logins, now_millis()).await?;
+        let live = store
+            .live_logins(&logins, self.inner.clock.now_millis())
+            .await?;
         for ended in logins.iter().filter(|login| !live.contains(*login)) {
             self.apply(&Signal::LoginRevoked {
                 login: ended.clone(),

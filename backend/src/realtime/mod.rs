@@ -28,6 +28,7 @@ use self::{
 use crate::{
     auth::TokenService,
     boards::Boards,
+    clock::Clock,
     config::Settings,
     media::BlobNews,
     metrics::{CommandOutcome, Metrics},
@@ -61,6 +62,7 @@ struct Inner {
     presence: Presence,
     /// Where uploads announced by other nodes go, for the media sync loop.
     blob_news: BlobNews,
+    clock: Clock,
     background: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// True once the node stops, for the sockets `shutdown` cannot reach in the hub: those
     /// still to say hello and those joining after it. Each socket holds a receiver.
@@ -79,6 +81,7 @@ impl Realtime {
         tokens: TokenService,
         metrics: Metrics,
         blob_news: BlobNews,
+        clock: Clock,
     ) -> Self {
         let login_check_every = settings.auth.token_cache_window;
         let revocations = tokens.revocations();
@@ -100,6 +103,7 @@ impl Realtime {
                 bus,
                 presence: Presence::default(),
                 blob_news,
+                clock,
                 background: std::sync::Mutex::default(),
                 stopping: tokio::sync::watch::Sender::new(false),
             }),

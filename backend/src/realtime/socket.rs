@@ -18,7 +18,7 @@ use super::{
     hub::{Membership, Outgoing},
     Realtime,
 };
-use crate::store::{now_millis, Appended, NewCommand, StoreError};
+use crate::store::{Appended, NewCommand, StoreError};
 
 /// The node pings a quiet socket this often and counts the peer dead after [`DEAD_AFTER`]
 /// without a frame, so a vanished phone frees its socket.
@@ -259,8 +259,11 @@ impl Connection {
                         ))
                         .await;
                 }
-                self.realtime
-                    .shown(&self.greeted.board_id, offset, now_millis());
+                self.realtime.shown(
+                    &self.greeted.board_id,
+                    offset,
+                    self.realtime.inner.clock.now_millis(),
+                );
                 Ok(())
             }
             // Renewed before it expires only while the board has no pairing (`on_timer`).
@@ -292,7 +295,7 @@ impl Connection {
             action,
             by: user_id.clone(),
             by_admin: self.greeted.is_admin,
-            at: now_millis(),
+            at: self.realtime.inner.clock.now_millis(),
         };
         match self.realtime.append(command).await {
             Ok(Appended::New(event)) => self.ack(&id, event.seq).await,
@@ -403,7 +406,10 @@ impl Connection {
                     .realtime
                     .inner
                     .boards
-                    .seen(&self.greeted.board_id, now_millis())
+                    .seen(
+                        &self.greeted.board_id,
+                        self.realtime.inner.clock.now_millis(),
+                    )
                     .await;
             }
             self.send(Message::Ping(Default::default())).await?;
@@ -422,7 +428,7 @@ impl Connection {
 
     /// Issues a code, sends it, and plans its replacement shortly before it expires.
     async fn send_code(&mut self) -> Result<(), End> {
-        let now = now_millis();
+        let now = self.realtime.inner.clock.now_millis();
         let issued = self
             .realtime
             .inner

@@ -469,23 +469,6 @@ fn create_sqlite_file(url: &str) -> StoreResult<()> {
     }
 }
 
-/// Milliseconds since the Unix epoch: the one time format stored.
-pub fn millis(time: std::time::SystemTime) -> i64 {
-    time.duration_since(std::time::UNIX_EPOCH)
-        .map(duration_millis)
-        .unwrap_or(0)
-}
-
-/// The current time in the stored format; handlers read the clock once and pass it down.
-pub fn now_millis() -> i64 {
-    millis(std::time::SystemTime::now())
-}
-
-/// The current Unix time in whole seconds, as signed URLs and internal requests carry it.
-pub fn now_secs() -> u64 {
-    u64::try_from(now_millis() / 1000).unwrap_or(0)
-}
-
 /// A duration in the stored unit, saturating instead of overflowing.
 pub fn duration_millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)

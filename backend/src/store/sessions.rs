@@ -23,8 +23,9 @@ use tower_sessions::{
 use super::{
     batch::{placeholders, AnyQuery},
     login_writes::SessionStart,
-    millis, now_millis, Store, StoreError, StoreResult,
+    Store, StoreError, StoreResult,
 };
+use crate::clock::{unix_millis, Clock};
 
 /// Where a web session keeps its login.
 pub const LOGIN_KEY: &str = "login";
@@ -68,6 +69,8 @@ impl LoginSession {
 #[derive(Clone)]
 pub struct WebSessions {
     store: Store,
+    /// Decides which sessions have expired.
+    clock: Clock,
 }
 
 impl std::fmt::Debug for WebSessions {
@@ -80,9 +83,10 @@ impl std::fmt::Debug for WebSessions {
 
 impl Store {
     /// The web sessions kept in this store.
-    pub fn web_sessions(&self) -> WebSessions {
+    pub fn web_sessions(&self, clock: Clock) -> WebSessions {
         WebSessions {
             store: self.clone(),
+            clock,
         }
     }
 
@@ -161,7 +165,7 @@ impl SessionStore for WebSessions {
             "select data, expires_at from web_sessions where id = $1 and expires_at > $2",
         )
         .bind(stored_id(id))
-        .bind(now_millis())
+        .bind(self.clock.now_millis())
         .fetch_optional(&self.store.pool)
         .await
         .map_err(backend)?;
@@ -287,7 +291,7 @@ fn stored_id(id: &Id) -> String {
 /// The stored form of a record: its data as JSON and its expiry in milliseconds.
 fn encode(record: &Record) -> session_store::Result<(String, i64)> {
     let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-    Ok((data, millis(record.expiry_date.into())))
+    Ok((data, unix_millis(record.expiry_date.into())))
 }
 
 fn backend(error: sqlx::Error) -> Error {

@@ -1,13 +1,14 @@
 //! Real boardcast nodes for tests: each on a random loopback port, over a fresh SQLite file or
 //! a fresh database on the private PostgreSQL, stopped when the `TestApp` is dropped.
 
-use std::{net::SocketAddr, time::SystemTime};
+use std::net::SocketAddr;
 
 use boardcast::{
     auth::password::hash_password,
+    clock::Clock,
     config::{DatabaseUrl, Secret, Settings},
     startup::Application,
-    store::{millis, NewUser, Store},
+    store::{NewUser, Store},
 };
 use tempfile::TempDir;
 
@@ -78,6 +79,8 @@ pub struct TestApp {
     pub metrics_address: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub store: Store,
+    /// The node's clock: a test moves it forward to reach an expiry without waiting.
+    pub clock: Clock,
     data_dir: Option<TempDir>,
     _database: Option<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -124,7 +127,10 @@ impl TestApp {
         customize(&mut settings);
         let settings_tls = settings.web.tls_cert.is_some();
         let trusted_ca = settings.tls_ca_file.clone();
-        let app = Application::build(settings).await.unwrap();
+        let clock = Clock::system();
+        let app = Application::build_with_clock(settings, clock.clone())
+            .await
+            .unwrap();
         let address = app.local_addr().unwrap();
         let metrics_address = app.metrics_addr().map(Result::unwrap);
         let store = app.store().clone();
@@ -146,6 +152,7 @@ impl TestApp {
             metrics_address,
             client,
             store,
+            clock,
             data_dir: Some(data_dir),
             _database: None,
             shutdown: Some(shutdown),
@@ -166,7 +173,7 @@ impl TestApp {
             roles: roles.into(),
         };
         self.store
-            .create_user(user, millis(SystemTime::now()))
+            .create_user(user, self.clock.now_millis())
             .await
             .unwrap();
     }

@@ -520,15 +520,19 @@ async fn paired_teacher(app: &TestApp) -> (Socket, Value, String) {
 both_engines!(
     a_controller_closes_when_its_login_ends,
     |engine: Engine| async move {
+        let window = std::time::Duration::from_millis(300);
         let app = TestApp::spawn_with(engine, |settings| {
-            settings.auth.token_cache_window = std::time::Duration::from_millis(300);
+            settings.auth.token_cache_window = window;
         })
         .await;
         let (mut board_socket, tokens, pairing) = paired_teacher(&app).await;
         let access = tokens["access_token"].as_str().unwrap();
         let (mut controller, _) = controller_socket(app.address, access, &pairing, None).await;
-        // Still open after a few checks while the login lives.
-        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        // Its access token expires (after 15 minutes) while the login lives: the checks
+        // that run every window keep the socket open.
+        app.clock.advance(std::time::Duration::from_secs(30 * 60));
+        let closed = tokio::time::timeout(3 * window, controller.closed()).await;
+        assert!(closed.is_err(), "closed while the login lives: {closed:?}");
         controller.round_trip().await;
 
         // Logging out (revoking the refresh token ends the login) closes the socket.

@@ -1,8 +1,9 @@
 //! The web sessions logins start, on both engines: a login's session commits with its
 //! tokens, ends the session it replaces, and never takes over someone else's.
 
-use boardcast::store::{
-    now_millis, LoginSession, LoginSpan, NewTokenPair, Store, WebLogin, LOGIN_KEY,
+use boardcast::{
+    clock::Clock,
+    store::{LoginSession, LoginSpan, NewTokenPair, Store, WebLogin, LOGIN_KEY},
 };
 use tower_sessions::{session::Id, SessionStore};
 
@@ -31,14 +32,18 @@ fn pair(tag: &str) -> NewTokenPair {
 fn session(replaces: Option<Id>) -> LoginSession {
     LoginSession {
         id: Id::default(),
-        expires_at: now_millis() + 86_400_000,
+        expires_at: Clock::system().now_millis() + 86_400_000,
         replaces,
     }
 }
 
 /// The login family a stored session remembers, or `None` when there is no such session.
 async fn remembered_family(store: &Store, id: Id) -> Option<String> {
-    let record = store.web_sessions().load(&id).await.unwrap()?;
+    let record = store
+        .web_sessions(Clock::system())
+        .load(&id)
+        .await
+        .unwrap()?;
     let login: WebLogin = serde_json::from_value(record.data[LOGIN_KEY].clone()).unwrap();
     Some(login.family_id)
 }
@@ -210,7 +215,7 @@ both_engines!(
             )
             .await
             .unwrap();
-        let stored = store.web_sessions();
+        let stored = store.web_sessions(Clock::system());
         let ids = stored_session_ids(&database).await;
         let cookie_value = started.id.to_string();
         let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(

@@ -1,6 +1,7 @@
 //! The store suite: the same behaviours on SQLite and PostgreSQL.
 
 use boardcast::{
+    clock::Clock,
     directory::{Identity, Roles},
     store::{Claim, KeyClaim, LoginSpan, NewTokenPair, NewUser, RotateOutcome, StoreError},
 };
@@ -270,7 +271,7 @@ both_engines!(a_taken_session_id_gets_a_new_one, |engine| async move {
     };
     let database = TestDatabase::new(engine).await;
     let store = database.store().await;
-    let sessions = store.web_sessions();
+    let sessions = store.web_sessions(Clock::system());
     let expiry_date = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let record = |value: &str| Record {
         id: Id(42),

@@ -108,10 +108,7 @@ async fn tampered_expired_and_unsigned_media_urls_are_refused() {
     let sha = created["sha256"].as_str().unwrap();
     let url = app.url(created["url"].as_str().unwrap());
     let key = ClusterKey::new(CLUSTER_SECRET);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = app.clock.now_secs();
     let expired = MediaUrl {
         sha256: sha.into(),
         expires: now - 10,
@@ -137,6 +134,12 @@ async fn tampered_expired_and_unsigned_media_urls_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+
+    // The URL the node gave out works until its lifetime is over: a week by default, rounded
+    // up to a whole day so that URLs stay the same (and cached) for a day.
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    app.clock.advance(Duration::from_secs(8 * 24 * 3600));
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 403);
 }
 
 both_engines!(
@@ -393,10 +396,7 @@ async fn internal_blob_requests_need_the_cluster_secret() {
         .unwrap()
         .to_string();
     let path = format!("/internal/blobs/{sha}");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = app.clock.now_secs();
     let client = reqwest::Client::new();
     let ask = |proof: String| {
         client

@@ -14,6 +14,11 @@ pub use crate::store::DatabaseUrl;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use figment::{
+    providers::{Format, Serialized, Toml},
+    value::{Dict, Map},
+    Figment, Metadata, Profile, Provider,
+};
 use serde::Deserialize;
 
 use self::{
@@ -303,23 +308,25 @@ impl Settings {
         file: Option<&std::path::Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
-            }
-            None => toml::Table::new(),
-        };
+        let mut overrides = toml::Table::new();
         for (name, value) in env {
             if let Some(key) = name.strip_prefix(ENV_PREFIX) {
-                apply_env_override(&mut table, key, &value)?;
+                apply_env_override(&mut overrides, key, &value)?;
             }
         }
-        let settings: Settings = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError(one_line(&e.to_string())))?;
+        // The defaults are the types' own (`#[serde(default)]`), the first layer of every key.
+        let mut layers = Figment::new();
+        if let Some(path) = file {
+            std::fs::metadata(path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            layers = layers.merge(Toml::file_exact(path));
+        }
+        let settings: Settings = layers
+            .merge(EnvOverrides(overrides))
+            .extract()
+            .map_err(|e| {
+                ConfigError(one_line(&e.to_string()).replace("key \"default.", "key \""))
+            })?;
         settings.validate()?;
         Ok(settings)
     }
@@ -446,12 +453,25 @@ fn apply_env_override(table: &mut toml::Table, key: &str, value: &str) -> Result
     Ok(())
 }
 
+/// The `BOARDCAST_*` variables as a layer over the file, read as [`apply_env_override`] says.
+struct EnvOverrides(toml::Table);
+
+impl Provider for EnvOverrides {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("{ENV_PREFIX}* environment"))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::defaults(&self.0).data()
+    }
+}
+
 /// A setting that could not be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
-/// toml spreads its messages over lines; the CLI promises one line.
+/// Messages may spread over lines; the CLI promises one line.
 fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -1,11 +1,11 @@
-//! Human units in settings: durations (`5s`, `10m`) and sizes (`500MiB`), so an operator
-//! never counts zeros.
+//! Human units in settings: durations (`5s`, `10m`, `1h 30m`, read by humantime) and sizes
+//! (`500MiB`, `2GB`, read by bytesize), so an operator never counts zeros.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// Reads durations written as `250ms`, `5s`, `10m`, `12h` or `30d`.
+/// Reads durations written as `250ms`, `5s`, `10m`, `12h`, `30d` or combined (`1h 30m`).
 pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse_duration(&text).ok_or_else(|| {
@@ -16,19 +16,7 @@ pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, 
 }
 
 fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    Some(Duration::from_millis(number.checked_mul(millis)?))
+    humantime::parse_duration(text.trim()).ok()
 }
 
 /// Reads sizes written as a number of bytes or with a unit: `64KiB`, `500MiB`, `2GiB`
@@ -51,23 +39,9 @@ pub fn byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::E
 }
 
 fn parse_byte_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let unit_bytes: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        _ => return None,
-    };
-    number.checked_mul(unit_bytes)
+    let size: bytesize::ByteSize = text.trim().parse().ok()?;
+    // Too large a number saturates; a limit of "everything" was never what was meant.
+    Some(size.as_u64()).filter(|bytes| *bytes != u64::MAX)
 }
 
 #[cfg(test)]
@@ -79,6 +53,7 @@ mod tests {
         assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h 30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("5"), None);
         assert_eq!(parse_duration("s"), None);
     }

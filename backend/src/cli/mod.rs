@@ -74,17 +74,23 @@ enum Command {
 }
 
 impl Cli {
-    /// A running node logs JSON lines for log pipelines; one-off commands log text.
-    pub fn json_logs(&self) -> bool {
-        matches!(self.command, Command::Serve)
+    /// The settings the command runs with; none for `verify`, which checks a backup anywhere,
+    /// also on a machine with no settings at all.
+    pub fn settings(&self) -> anyhow::Result<Option<Settings>> {
+        if let Command::Verify { .. } = &self.command {
+            return Ok(None);
+        }
+        Ok(Some(Settings::load(self.config.as_deref())?))
     }
 
-    pub async fn run(self) -> anyhow::Result<()> {
-        // A backup is checked anywhere, also on a machine with no settings at all.
-        if let Command::Verify { path } = &self.command {
-            return backup::run_verify(path);
-        }
-        let settings = Settings::load(self.config.as_deref())?;
+    /// Runs the command with the settings [`Cli::settings`] read.
+    pub async fn run(self, settings: Option<Settings>) -> anyhow::Result<()> {
+        let Some(settings) = settings else {
+            return match &self.command {
+                Command::Verify { path } => backup::run_verify(path),
+                _ => Err(anyhow::anyhow!("this command needs settings")),
+            };
+        };
         match self.command {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => {

@@ -11,6 +11,7 @@ mod units;
 pub use self::limits::LimitsSettings;
 pub use self::secret::Secret;
 pub use crate::store::DatabaseUrl;
+use crate::telemetry::LogFormat;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -61,6 +62,8 @@ pub struct Settings {
     /// restart hostage.
     #[serde(deserialize_with = "duration")]
     pub shutdown_drain: Duration,
+    /// `auto` (text on a terminal, JSON otherwise), `json` or `text`.
+    pub log_format: LogFormat,
 }
 
 /// Browser-facing settings.
@@ -266,6 +269,7 @@ impl Default for Settings {
             limits: LimitsSettings::default(),
             metrics_listen: None,
             shutdown_drain: Duration::from_secs(10),
+            log_format: LogFormat::Auto,
         }
     }
 }

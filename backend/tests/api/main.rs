@@ -32,6 +32,7 @@ mod lessons;
 mod limits;
 mod login_lifetime;
 mod login_throttle;
+mod logs;
 mod media_catch_up;
 mod media_cluster;
 mod media_helpers;

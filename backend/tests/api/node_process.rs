@@ -144,7 +144,7 @@ async fn spawn(
 }
 
 /// The address in the node's "serving" log line.
-fn serving_address(line: &str) -> Option<SocketAddr> {
+pub fn serving_address(line: &str) -> Option<SocketAddr> {
     if !line.contains("serving") {
         return None;
     }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::units::duration;
 
-/// Deadlines and caps on connections, logins and commands (API.md `[limits]`).
+/// Deadlines and caps on connections, logins and commands (`[limits]` in docs/configuration.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSettings {

@@ -1,6 +1,6 @@
 //! Node settings: built-in defaults < TOML file (`--config`) < `BOARDCAST_*` environment.
 //!
-//! Every key of API.md is accepted and nothing else: an unknown key or a bad value stops the
+//! Every key of docs/configuration.md is accepted and nothing else: an unknown key or a bad value stops the
 //! node at start with a message that names the key, so a typo never silently falls back to a
 //! default in production.
 
@@ -83,7 +83,7 @@ pub struct WebSettings {
     pub tls_key: Option<PathBuf>,
 }
 
-/// The school directory; see API.md for the meaning of each key.
+/// The school directory; see docs/configuration.md for the meaning of each key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapSettings {
@@ -113,7 +113,7 @@ pub struct LdapSettings {
     pub starttls: bool,
 }
 
-/// Boards and pairing codes (extensions of API.md, all optional).
+/// Boards and pairing codes (all optional; see docs/configuration.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PairingSettings {
@@ -173,7 +173,7 @@ fn is_origin(text: &str) -> bool {
         && port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0))
 }
 
-/// The boards' event logs (extensions of API.md, all optional).
+/// The boards' event logs (all optional; see docs/configuration.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RealtimeSettings {
@@ -191,7 +191,7 @@ impl Default for RealtimeSettings {
     }
 }
 
-/// Uploaded media and their copies on every node (extensions of API.md, all optional).
+/// Uploaded media and their copies on every node (all optional; see docs/configuration.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaSettings {
@@ -225,7 +225,7 @@ impl Default for MediaSettings {
     }
 }
 
-/// Token lifetimes and login throttling (extensions of API.md, all optional).
+/// Token lifetimes and login throttling (all optional; see docs/configuration.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {

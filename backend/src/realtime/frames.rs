@@ -1,4 +1,4 @@
-//! The websocket's frames as API.md writes them: one JSON object per text frame, with a
+//! The websocket's frames as docs/api.md writes them: one JSON object per text frame, with a
 //! `type`. Client frames are parsed strictly (unknown types, wrong types and extra fields are
 //! refused), so a malformed frame is answered with an `error` frame and changes nothing.
 
@@ -241,7 +241,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn frames_parse_as_api_md_writes_them() {
+    fn frames_parse_as_the_reference_writes_them() {
         let hello = r#"{"type":"hello","role":"controller","access_token":"t","pairing_id":"6f1c1a9e-9a43-4c59-9f0c-222222222222","offset":3}"#;
         assert!(matches!(
             parse(hello),
@@ -318,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn server_frames_serialize_as_api_md_writes_them() {
+    fn server_frames_serialize_as_the_reference_writes_them() {
         let ack = ServerFrame::Ack { id: "c", offset: 7 }.encode();
         assert_eq!(ack, r#"{"type":"ack","id":"c","offset":7}"#);
         let presence = ServerFrame::Presence {

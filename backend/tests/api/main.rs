@@ -9,6 +9,7 @@ mod backup_helpers;
 mod board_log;
 mod board_view;
 mod browser;
+mod configuration_doc;
 mod connection_caps;
 mod connections;
 mod database_cut;

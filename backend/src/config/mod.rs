@@ -4,27 +4,33 @@
 //! node at start with a message that names the key, so a typo never silently falls back to a
 //! default in production.
 
+mod env;
 mod limits;
 mod secret;
+mod sections;
 mod units;
+mod validate;
 
 pub use self::limits::LimitsSettings;
 pub use self::secret::Secret;
+pub use self::sections::{
+    AuthSettings, LdapSettings, MediaSettings, PairingSettings, RealtimeSettings, WebSettings,
+};
 pub use crate::store::DatabaseUrl;
 use crate::telemetry::LogFormat;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use figment::{
-    providers::{Format, Serialized, Toml},
-    value::{Dict, Map},
-    Figment, Metadata, Profile, Provider,
+    providers::{Format, Toml},
+    Figment,
 };
 use serde::Deserialize;
 
 use self::{
-    secret::{string_or_scalar, weak_cluster_secret},
-    units::{byte_size, duration},
+    env::{apply_env_override, EnvOverrides},
+    secret::string_or_scalar,
+    units::duration,
 };
 
 /// Prefix of environment variables that override file settings; `__` nests (`LDAP__URLS`).
@@ -66,188 +72,6 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
-/// Browser-facing settings.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebSettings {
-    /// Serve the browser app from this directory; unset, the app built into the binary.
-    pub static_dir: Option<PathBuf>,
-    pub allowed_origins: Vec<String>,
-    pub cookie_domain: String,
-    /// Reverse proxies (e.g. nginx) whose `X-Forwarded-For` tells the real client address;
-    /// without this every client behind the proxy would share one login-failure budget.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// PEM certificate chain and key: with both set the node serves https itself, for
-    /// schools without a TLS-terminating proxy.
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-}
-
-/// The school directory; see docs/configuration.md for the meaning of each key.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LdapSettings {
-    pub urls: Vec<String>,
-    pub bind_dn: String,
-    pub bind_password: Secret,
-    pub user_base: String,
-    #[serde(default = "default_user_filter")]
-    pub user_filter: String,
-    #[serde(default = "default_display_name_attribute")]
-    pub display_name_attribute: String,
-    pub teacher_group: String,
-    pub admin_group: String,
-    #[serde(default = "default_ldap_timeout", deserialize_with = "duration")]
-    pub timeout: Duration,
-    /// How long the member lists of the role groups are reused; a change of membership
-    /// counts for new logins within this window (`0s`: read on every login).
-    #[serde(default = "default_role_cache", deserialize_with = "duration")]
-    pub role_cache: Duration,
-    /// PEM bundle trusted for `ldaps://` and StartTLS besides the system's roots, for
-    /// directories with a certificate from the school's own CA.
-    #[serde(default)]
-    pub tls_ca_file: Option<PathBuf>,
-    /// Upgrade `ldap://` URLs with StartTLS before anything is sent; a server that cannot
-    /// is refused rather than used in clear.
-    #[serde(default)]
-    pub starttls: bool,
-}
-
-/// Boards and pairing codes (all optional; see docs/configuration.md).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PairingSettings {
-    /// How long a pairing code shown on a board stays valid.
-    #[serde(deserialize_with = "duration")]
-    pub code_ttl: Duration,
-    /// Wrong codes allowed per teacher per `failure_window`, then 429.
-    pub max_failures_per_user: u32,
-    /// Wrong codes allowed per client address per `failure_window`, then 429.
-    pub max_failures_per_address: u32,
-    #[serde(deserialize_with = "duration")]
-    pub failure_window: Duration,
-    /// Board registrations allowed per client address per hour.
-    pub max_boards_per_address_per_hour: u32,
-    /// Boards never paired are removed once this old.
-    #[serde(deserialize_with = "duration")]
-    pub unpaired_board_ttl: Duration,
-}
-
-/// The shortest history kept: two nodes that decided a board's next offset from the same
-/// state collide on the event the first one appended, so it must outlive any such race.
-const MIN_HISTORY_RETENTION: Duration = Duration::from_secs(60);
-
-/// The longest `media.url_lifetime` accepted: a leaked media URL must stop working within
-/// a bounded time, whatever the configuration says.
-const MAX_MEDIA_URL_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
-
-/// Whether `text` is what a browser sends in `Origin`: `http(s)://host[:port]`, nothing
-/// after it but an optional `/`. Wildcards are refused: they would hand the teacher's
-/// session cookie to any site.
-fn is_origin(text: &str) -> bool {
-    let text = text.strip_suffix('/').unwrap_or(text);
-    let Some((scheme, authority)) = text.split_once("://") else {
-        return false;
-    };
-    let (host, port) = match authority.strip_prefix('[') {
-        // An IPv6 literal: `[::1]` or `[::1]:8080`.
-        Some(bracketed) => match bracketed.split_once(']') {
-            Some((address, "")) if address.parse::<std::net::Ipv6Addr>().is_ok() => (address, None),
-            Some((address, rest)) if address.parse::<std::net::Ipv6Addr>().is_ok() => {
-                let Some(port) = rest.strip_prefix(':') else {
-                    return false;
-                };
-                (address, Some(port))
-            }
-            _ => return false,
-        },
-        None => match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    let is_host_char = |c: char| c.is_ascii_alphanumeric() || "-.:".contains(c);
-    matches!(scheme, "http" | "https")
-        && !host.is_empty()
-        && host.chars().all(is_host_char)
-        && port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0))
-}
-
-/// The boards' event logs (all optional; see docs/configuration.md).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RealtimeSettings {
-    /// Events older than this are trimmed; a client resuming from before them gets the
-    /// board's state (`reset`), and a command id re-sent after it counts as new.
-    #[serde(deserialize_with = "duration")]
-    pub history_retention: Duration,
-}
-
-impl Default for RealtimeSettings {
-    fn default() -> Self {
-        Self {
-            history_retention: Duration::from_secs(24 * 3600),
-        }
-    }
-}
-
-/// Uploaded media and their copies on every node (all optional; see docs/configuration.md).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MediaSettings {
-    /// The largest upload accepted (413 above), in bytes or with a unit (`500MiB`).
-    #[serde(deserialize_with = "byte_size")]
-    pub max_upload_size: u64,
-    /// How often a node looks for blobs it lacks and fetches them from its peers. Uploads
-    /// other nodes announce are fetched at once; this catches what a node was not told of.
-    #[serde(deserialize_with = "duration")]
-    pub sync_interval: Duration,
-    /// Blobs fetched from peers at once.
-    pub sync_concurrency: usize,
-    /// A blob no upload refers to any more is deleted once unreferenced this long.
-    #[serde(deserialize_with = "duration")]
-    pub gc_grace: Duration,
-    /// How long a signed media URL stays valid (at least; URLs are stable for a day, so
-    /// browsers and CDNs cache them).
-    #[serde(deserialize_with = "duration")]
-    pub url_lifetime: Duration,
-}
-
-impl Default for MediaSettings {
-    fn default() -> Self {
-        Self {
-            max_upload_size: 500 << 20,
-            sync_interval: Duration::from_secs(10),
-            sync_concurrency: 4,
-            gc_grace: Duration::from_secs(3600),
-            url_lifetime: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
-}
-
-/// Token lifetimes and login throttling (all optional; see docs/configuration.md).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthSettings {
-    #[serde(deserialize_with = "duration")]
-    pub access_token_ttl: Duration,
-    #[serde(deserialize_with = "duration")]
-    pub refresh_token_ttl: Duration,
-    /// How long a node may trust a token it has already checked; revocation takes at most this.
-    #[serde(deserialize_with = "duration")]
-    pub token_cache_window: Duration,
-    /// While the directory cannot be reached, a login whose account it last confirmed within
-    /// this long may still refresh from the stored identity; never past `login_lifetime`.
-    #[serde(deserialize_with = "duration")]
-    pub directory_grace: Duration,
-    /// Failed logins allowed per username per `login_failure_window`.
-    pub max_failures_per_user: u32,
-    /// Failed logins allowed per client address per `login_failure_window`.
-    pub max_failures_per_address: u32,
-    #[serde(deserialize_with = "duration")]
-    pub login_failure_window: Duration,
-}
-
 impl Default for Settings {
     fn default() -> Self {
         let listen: SocketAddr = ([127, 0, 0, 1], 8080).into();
@@ -270,33 +94,6 @@ impl Default for Settings {
             metrics_listen: None,
             shutdown_drain: Duration::from_secs(10),
             log_format: LogFormat::Auto,
-        }
-    }
-}
-
-impl Default for PairingSettings {
-    fn default() -> Self {
-        Self {
-            code_ttl: Duration::from_secs(10 * 60),
-            max_failures_per_user: 10,
-            max_failures_per_address: 30,
-            failure_window: Duration::from_secs(15 * 60),
-            max_boards_per_address_per_hour: 30,
-            unpaired_board_ttl: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
-}
-
-impl Default for AuthSettings {
-    fn default() -> Self {
-        Self {
-            access_token_ttl: Duration::from_secs(15 * 60),
-            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-            token_cache_window: Duration::from_secs(5),
-            directory_grace: Duration::from_secs(3600),
-            max_failures_per_user: 10,
-            max_failures_per_address: 50,
-            login_failure_window: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -344,130 +141,6 @@ impl Settings {
             ))
         })
     }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        let url = self.database_url();
-        if !url.is_sqlite() && !url.is_postgres() {
-            return Err(ConfigError(
-                "database_url: must start with sqlite:// or postgres://".into(),
-            ));
-        }
-        if let Some(ldap) = &self.ldap {
-            if ldap.urls.is_empty() {
-                return Err(ConfigError("ldap.urls: at least one URL is needed".into()));
-            }
-            if !ldap.user_filter.contains("{username}") {
-                return Err(ConfigError(
-                    "ldap.user_filter: must contain {username}".into(),
-                ));
-            }
-            if ldap.timeout.is_zero() {
-                return Err(ConfigError("ldap.timeout: must be above zero".into()));
-            }
-        }
-        if self.pairing.code_ttl.is_zero() {
-            return Err(ConfigError("pairing.code_ttl: must be above zero".into()));
-        }
-        let auth = &self.auth;
-        if auth.access_token_ttl.is_zero() || auth.refresh_token_ttl.is_zero() {
-            return Err(ConfigError(
-                "auth: token lifetimes must be above zero".into(),
-            ));
-        }
-        let cluster_secret = self.cluster_secret.expose();
-        if url.is_postgres() && cluster_secret.is_empty() {
-            return Err(ConfigError(
-                "cluster_secret: required when nodes share a PostgreSQL database (the same \
-                 long random string on every node)"
-                    .into(),
-            ));
-        }
-        if let Some(reason) = Some(cluster_secret)
-            .filter(|secret| !secret.is_empty())
-            .and_then(weak_cluster_secret)
-        {
-            return Err(ConfigError(format!("cluster_secret: {reason}")));
-        }
-        if self.limits.login_lifetime.is_zero() {
-            return Err(ConfigError(
-                "limits.login_lifetime: must be above zero".into(),
-            ));
-        }
-        if self.media.url_lifetime.is_zero() || self.media.url_lifetime > MAX_MEDIA_URL_LIFETIME {
-            return Err(ConfigError(
-                "media.url_lifetime: must be above zero and at most 30d (a signed URL handed \
-                 out must stop working eventually)"
-                    .into(),
-            ));
-        }
-        for origin in &self.web.allowed_origins {
-            if !is_origin(origin) {
-                return Err(ConfigError(format!(
-                    "web.allowed_origins: `{origin}` is not an origin; write \
-                     scheme://host[:port] (e.g. https://boards.school.example), one per site"
-                )));
-            }
-        }
-        if self.realtime.history_retention < MIN_HISTORY_RETENTION {
-            return Err(ConfigError(
-                "realtime.history_retention: must be at least 1m (a board's recent events \
-                 are how nodes appending at the same moment notice each other)"
-                    .into(),
-            ));
-        }
-        if self.limits.statement_timeout.is_zero() {
-            return Err(ConfigError(
-                "limits.statement_timeout: must be above zero".into(),
-            ));
-        }
-        if self.media.sync_interval.is_zero() || self.media.sync_concurrency == 0 {
-            return Err(ConfigError(
-                "media: sync_interval and sync_concurrency must be above zero".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Writes `value` at the `__`-separated `key` path, parsing it as a TOML value when it is one
-/// (numbers, booleans, arrays) and as a plain string otherwise.
-fn apply_env_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(), ConfigError> {
-    let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
-    let Some((last, parents)) = path.split_last() else {
-        return Ok(());
-    };
-    let mut current = table;
-    for part in parents {
-        let entry = current
-            .entry(part.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry
-            .as_table_mut()
-            .ok_or_else(|| ConfigError(format!("{ENV_PREFIX}{key}: `{part}` is not a table")))?;
-    }
-    let parsed = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        // A scalar that would not print back as written (`0x10`, `1_000`, `+5`, or an integer
-        // toml cannot hold) stays text, so a secret or name made of digits is never altered.
-        .filter(|parsed| parsed.is_array() || parsed.is_table() || parsed.to_string() == value)
-        .unwrap_or_else(|| toml::Value::String(value.to_string()));
-    current.insert(last.clone(), parsed);
-    Ok(())
-}
-
-/// The `BOARDCAST_*` variables as a layer over the file, read as [`apply_env_override`] says.
-struct EnvOverrides(toml::Table);
-
-impl Provider for EnvOverrides {
-    fn metadata(&self) -> Metadata {
-        Metadata::named(format!("{ENV_PREFIX}* environment"))
-    }
-
-    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        Serialized::defaults(&self.0).data()
-    }
 }
 
 /// A setting that could not be used; the message names the key.
@@ -486,22 +159,6 @@ fn default_node_id() -> String {
         .map(|name| name.trim().to_string())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "boardcast".to_string())
-}
-
-fn default_user_filter() -> String {
-    "(&(objectClass=inetOrgPerson)(uid={username}))".to_string()
-}
-
-fn default_display_name_attribute() -> String {
-    "cn".to_string()
-}
-
-fn default_ldap_timeout() -> Duration {
-    Duration::from_secs(5)
-}
-
-fn default_role_cache() -> Duration {
-    Duration::from_secs(30)
 }
 
 #[cfg(test)]

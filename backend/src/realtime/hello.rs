@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::{
     frames::{self, ClientFrame, Hello, Role},
-    hub::Credential,
+    peer::Credential,
     Realtime,
 };
 use crate::{boards::PairingError, directory::Roles};

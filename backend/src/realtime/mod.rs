@@ -11,6 +11,7 @@ mod hello;
 mod hub;
 mod listener;
 mod logins;
+mod peer;
 mod presence;
 pub mod socket;
 
@@ -18,13 +19,13 @@ use std::{sync::Arc, time::Instant};
 
 use axum::extract::ws::Utf8Bytes;
 
-pub use self::hub::{Hub, OUTBOX_CAPACITY};
 use self::{
     bus::{Bus, Envelope, LocalBus, PgBus, Signal},
     frames::{Role, ServerFrame},
     hello::{BAD_CREDENTIALS, RESTARTING},
     presence::Presence,
 };
+pub use self::{hub::Hub, peer::OUTBOX_CAPACITY};
 use crate::{
     auth::TokenService,
     boards::Boards,

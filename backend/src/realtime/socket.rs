@@ -15,7 +15,8 @@ use tokio::{sync::mpsc, time::sleep_until};
 use super::{
     frames::{self, ClientFrame, EventFrame, FrameError, Role, ServerFrame},
     hello::{greet, read_failed, unavailable, End, Greeted, FORBIDDEN, RESTARTING},
-    hub::{Membership, Outgoing},
+    hub::Membership,
+    peer::Outgoing,
     Realtime,
 };
 use crate::store::{Appended, NewCommand, StoreError};

@@ -11,8 +11,8 @@
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
-        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard,
     },
     time::{Duration, Instant},
 };
@@ -20,104 +20,16 @@ use std::{
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, Notify};
 
-use super::frames::{EventFrame, Role, ServerFrame};
-use crate::store::LoggedEvent;
+mod roster;
 
-/// Frames queued per socket before events fall back to the log and pointers are dropped.
-pub const OUTBOX_CAPACITY: usize = 32;
+use super::{
+    frames::{EventFrame, Role, ServerFrame},
+    peer::{lock, Credential, Outgoing, Peer, OUTBOX_CAPACITY},
+};
+use crate::store::LoggedEvent;
 
 /// Pointer frames go to a board at most this often (60 per second); the latest one wins.
 pub const POINTER_INTERVAL: Duration = Duration::from_micros(16_667);
-
-/// What a socket is asked to send.
-#[derive(Debug, Clone)]
-pub enum Outgoing {
-    /// An event frame, and the offset it carries.
-    Event { seq: i64, text: Utf8Bytes },
-    /// A frame that may be dropped under pressure (pointer, presence).
-    Frame(Utf8Bytes),
-}
-
-/// Something a socket must do that cannot wait in (or be dropped from) its queue.
-#[derive(Debug, Default)]
-struct Requests {
-    /// Close with this code and reason.
-    close: Mutex<Option<(u16, &'static str)>>,
-    /// An event could not be queued: read the log.
-    behind: AtomicBool,
-    /// The board lost its pairings: show a new code.
-    wants_code: AtomicBool,
-}
-
-/// The access token a controller said hello with, and its login: revoking either closes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credential {
-    /// The login (token family).
-    pub family_id: String,
-    /// The access token's digest.
-    pub token_digest: String,
-}
-
-/// One open socket, as the hub sees it.
-pub struct Peer {
-    id: u64,
-    pub board_id: String,
-    pub role: Role,
-    /// The pairing a controller steers through.
-    pub pairing_id: Option<String>,
-    /// What a controller said hello with.
-    pub credential: Option<Credential>,
-    outbox: mpsc::Sender<Outgoing>,
-    requests: Requests,
-    /// Woken whenever `requests` changed.
-    attention: Notify,
-}
-
-impl Peer {
-    /// Waits until the hub asked for something; see [`Peer::take_close`] and friends.
-    pub async fn needs_attention(&self) {
-        self.attention.notified().await;
-    }
-
-    pub fn take_close(&self) -> Option<(u16, &'static str)> {
-        lock(&self.requests.close).take()
-    }
-
-    pub fn take_behind(&self) -> bool {
-        self.requests.behind.swap(false, Ordering::AcqRel)
-    }
-
-    pub fn take_wants_code(&self) -> bool {
-        self.requests.wants_code.swap(false, Ordering::AcqRel)
-    }
-
-    fn close(&self, code: u16, reason: &'static str) {
-        *lock(&self.requests.close) = Some((code, reason));
-        self.attention.notify_one();
-    }
-
-    fn mark_behind(&self) {
-        self.requests.behind.store(true, Ordering::Release);
-        self.attention.notify_one();
-    }
-
-    fn send_event(&self, seq: i64, text: &Utf8Bytes) {
-        let event = Outgoing::Event {
-            seq,
-            text: text.clone(),
-        };
-        if self.outbox.try_send(event).is_err() {
-            self.mark_behind();
-        }
-    }
-
-    /// Best-effort frames keep half the queue free for events.
-    fn send_droppable(&self, text: &Utf8Bytes) {
-        if self.outbox.capacity() > OUTBOX_CAPACITY / 2 {
-            let _ = self.outbox.try_send(Outgoing::Frame(text.clone()));
-        }
-    }
-}
 
 /// The sockets of one board on this node.
 #[derive(Default)]
@@ -196,16 +108,14 @@ impl Hub {
         credential: Option<Credential>,
     ) -> (Membership, mpsc::Receiver<Outgoing>) {
         let (outbox, receiver) = mpsc::channel(OUTBOX_CAPACITY);
-        let peer = Arc::new(Peer {
-            id: self.next_peer.fetch_add(1, Ordering::Relaxed),
-            board_id: board_id.to_string(),
+        let peer = Arc::new(Peer::new(
+            self.next_peer.fetch_add(1, Ordering::Relaxed),
+            board_id,
             role,
             pairing_id,
             credential,
             outbox,
-            requests: Requests::default(),
-            attention: Notify::new(),
-        });
+        ));
         self.rooms()
             .entry(board_id.to_string())
             .or_default()
@@ -221,7 +131,7 @@ impl Hub {
     fn leave(&self, peer: &Peer) {
         let mut rooms = self.rooms();
         if let Some(room) = rooms.get_mut(&peer.board_id) {
-            room.peers.retain(|p| p.id != peer.id);
+            room.peers.retain(|p| !p.is(peer));
             if room.peers.is_empty() {
                 rooms.remove(&peer.board_id);
             }
@@ -308,94 +218,9 @@ impl Hub {
     pub fn ask_for_code(&self, board_id: &str) {
         if let Some(room) = self.rooms().get(board_id) {
             for peer in room.peers.iter().filter(|p| p.role == Role::Board) {
-                peer.requests.wants_code.store(true, Ordering::Release);
-                peer.attention.notify_one();
+                peer.ask_for_code();
             }
         }
-    }
-
-    /// Closes the controller sockets steering through `pairing_id`.
-    pub fn close_pairing(&self, pairing_id: &str, code: u16, reason: &'static str) {
-        self.close_where(
-            |peer| peer.pairing_id.as_deref() == Some(pairing_id),
-            code,
-            reason,
-        );
-    }
-
-    /// Closes the controller sockets opened with a login of `family_id`.
-    pub fn close_login(&self, family_id: &str, code: u16, reason: &'static str) {
-        self.close_credentials(|credential| credential.family_id == family_id, code, reason);
-    }
-
-    /// Closes the controller sockets opened with the access token of `token_digest`.
-    pub fn close_token(&self, token_digest: &str, code: u16, reason: &'static str) {
-        self.close_credentials(
-            |credential| credential.token_digest == token_digest,
-            code,
-            reason,
-        );
-    }
-
-    fn close_credentials(
-        &self,
-        matches: impl Fn(&Credential) -> bool,
-        code: u16,
-        reason: &'static str,
-    ) {
-        self.close_where(
-            |peer| peer.credential.as_ref().is_some_and(&matches),
-            code,
-            reason,
-        );
-    }
-
-    /// The logins of the controller sockets here.
-    pub fn logins(&self) -> Vec<String> {
-        self.distinct(|peer| Some(peer.credential.as_ref()?.family_id.clone()))
-    }
-
-    /// The digests of the access tokens the controller sockets here said hello with.
-    pub fn tokens(&self) -> Vec<String> {
-        self.distinct(|peer| Some(peer.credential.as_ref()?.token_digest.clone()))
-    }
-
-    /// Closes every socket (the node is stopping).
-    pub fn close_all(&self, code: u16, reason: &'static str) {
-        self.close_where(|_| true, code, reason);
-    }
-
-    fn close_where(&self, matches: impl Fn(&Peer) -> bool, code: u16, reason: &'static str) {
-        for room in self.rooms().values() {
-            for peer in room.peers.iter().filter(|peer| matches(peer)) {
-                peer.close(code, reason);
-            }
-        }
-    }
-
-    /// The distinct values of `key` over the sockets here, sorted.
-    fn distinct(&self, key: impl Fn(&Peer) -> Option<String>) -> Vec<String> {
-        let rooms = self.rooms();
-        let mut values: Vec<String> = rooms
-            .values()
-            .flat_map(|room| room.peers.iter().filter_map(|peer| key(peer)))
-            .collect();
-        values.sort_unstable();
-        values.dedup();
-        values
-    }
-
-    /// The boards with sockets here and the highest offset each was handed.
-    pub fn boards(&self) -> Vec<(String, i64)> {
-        self.rooms()
-            .iter()
-            .map(|(board, room)| (board.clone(), room.delivered))
-            .collect()
-    }
-
-    /// The pairings of the controller sockets here.
-    pub fn pairings(&self) -> Vec<String> {
-        self.distinct(|peer| peer.pairing_id.clone())
     }
 
     /// Tells every socket of `board_id` to read the log for what it may have missed.
@@ -405,26 +230,6 @@ impl Hub {
                 peer.mark_behind();
             }
         }
-    }
-
-    /// How many sockets of each role this node has for `board_id`.
-    pub fn presence(&self, board_id: &str) -> LocalPresence {
-        self.rooms()
-            .get(board_id)
-            .map(|room| LocalPresence {
-                boards: room.peers.iter().filter(|p| p.role == Role::Board).count(),
-                controllers: room
-                    .peers
-                    .iter()
-                    .filter(|p| p.role == Role::Controller)
-                    .count(),
-            })
-            .unwrap_or_default()
-    }
-
-    /// The number of open sockets (for `/metrics`).
-    pub fn sockets(&self) -> usize {
-        self.rooms().values().map(|room| room.peers.len()).sum()
     }
 
     fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
@@ -442,11 +247,6 @@ fn send_to_boards(room: &Room, text: &Utf8Bytes) {
     for peer in room.peers.iter().filter(|p| p.role == Role::Board) {
         peer.send_droppable(text);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The hub holds plain data; a panicked holder left nothing half-done that matters.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -534,48 +334,5 @@ mod tests {
             on_controller.try_recv().is_err(),
             "pointers are for the board only"
         );
-    }
-
-    #[tokio::test]
-    async fn closing_a_pairing_reaches_only_its_controllers() {
-        let hub = Hub::start();
-        let (board, _) = hub.join("b", Role::Board, None, None);
-        let credential = |family: &str, token: &str| {
-            Some(Credential {
-                family_id: family.into(),
-                token_digest: token.into(),
-            })
-        };
-        let (mine, _) = hub.join(
-            "b",
-            Role::Controller,
-            Some("p1".into()),
-            credential("f1", "t1"),
-        );
-        let (other, _) = hub.join(
-            "b",
-            Role::Controller,
-            Some("p2".into()),
-            credential("f2", "t2"),
-        );
-        let (third, _) = hub.join(
-            "b",
-            Role::Controller,
-            Some("p2".into()),
-            credential("f2", "t3"),
-        );
-        hub.close_pairing("p1", 4003, "pairing revoked");
-        assert_eq!(mine.peer().take_close(), Some((4003, "pairing revoked")));
-        assert_eq!(other.peer().take_close(), None);
-        assert_eq!(board.peer().take_close(), None);
-        assert_eq!(hub.pairings(), vec!["p1".to_string(), "p2".to_string()]);
-        assert_eq!(hub.logins(), vec!["f1".to_string(), "f2".to_string()]);
-        assert_eq!(hub.tokens(), ["t1", "t2", "t3"].map(String::from).to_vec());
-        hub.close_token("t3", 4001, "token revoked");
-        assert_eq!(third.peer().take_close(), Some((4001, "token revoked")));
-        assert_eq!(other.peer().take_close(), None);
-        hub.close_login("f2", 4001, "login ended");
-        assert_eq!(other.peer().take_close(), Some((4001, "login ended")));
-        assert_eq!(mine.peer().take_close(), None);
     }
 }

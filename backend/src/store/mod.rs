@@ -11,8 +11,10 @@ mod board_append;
 mod board_log;
 mod boards;
 mod clients;
+mod connect;
 mod counter_batch;
 mod database_url;
+mod error;
 mod hosts;
 mod idempotency;
 mod lessons;
@@ -36,6 +38,7 @@ pub use board_log::{
 pub use boards::{BoardRow, PairingRow};
 pub use clients::ClientRow;
 pub use database_url::DatabaseUrl;
+pub use error::{StoreError, StoreResult};
 pub use idempotency::{Claim, KeyClaim};
 pub use lessons::{LessonRow, LessonUpdate};
 pub use load::Loader;
@@ -50,85 +53,13 @@ pub use users::{NewUser, UserRow};
 
 use std::{sync::Arc, time::Duration};
 
-use sqlx::{
-    any::{AnyConnectOptions, AnyPoolOptions},
-    AnyPool, ConnectOptions, Executor,
-};
+use sqlx::{any::AnyConnectOptions, AnyPool, ConnectOptions};
 
 use self::{
     batch::{Batcher, HeldConnection},
+    connect::{create_sqlite_file, is_in_memory, pool_options},
     primary::Primary,
 };
-
-/// Why a store call failed. `NotFound` → 404, `Conflict` → 409, `Unavailable` → fast 503,
-/// `Other` → 500 with details only in the log.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    #[error("not found")]
-    NotFound,
-    #[error("conflicts with existing data ({constraint})")]
-    Conflict { constraint: String },
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    #[error("database error: {0}")]
-    Other(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::RowNotFound => Self::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict {
-                constraint: constraint_name(db.constraint(), db.message()),
-            },
-            // PostgreSQL cancelled a statement that ran past its `statement_timeout`.
-            sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => {
-                Self::Unavailable(error.to_string())
-            }
-            // A server shutting down or restarting, or a standby (a demoted primary): the
-            // node is moving to the new primary, and the client retries.
-            sqlx::Error::Database(db)
-                if db.code().as_deref().is_some_and(|code| {
-                    code.starts_with("08") || code.starts_with("57P") || code == READ_ONLY
-                }) =>
-            {
-                Self::Unavailable(error.to_string())
-            }
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_) => Self::Unavailable(error.to_string()),
-            _ => Self::Other(error.to_string()),
-        }
-    }
-}
-
-/// PostgreSQL's SQLSTATE for a statement cancelled (by `statement_timeout`, among others).
-const QUERY_CANCELED: &str = "57014";
-/// PostgreSQL's SQLSTATE for a write refused because the server is a standby.
-const READ_ONLY: &str = "25006";
-
-impl StoreError {
-    /// The database did not answer within `deadline`: a fast 503 the client retries.
-    pub fn stalled(deadline: Duration) -> Self {
-        Self::Unavailable(format!("the database did not answer within {deadline:?}"))
-    }
-}
-
-/// The violated constraint's name, the same on both engines. PostgreSQL names it; SQLite only
-/// says "UNIQUE constraint failed: users.username", which by our naming rule
-/// (`<table>_<column>_key`, see migrations/README.md) is `users_username_key`.
-fn constraint_name(named: Option<&str>, message: &str) -> String {
-    if let Some(name) = named {
-        return name.to_string();
-    }
-    message
-        .rsplit_once("failed: ")
-        .map(|(_, columns)| format!("{}_key", columns.replace(['.', ','], "_").replace(' ', "")))
-        .unwrap_or_else(|| "unique".to_string())
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Which engine a store talks to; a few statements (pragmas) differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,92 +311,6 @@ impl Store {
             readers.close().await;
         }
         self.pool.close().await;
-    }
-}
-
-/// With `primary`, connections opened before the primary was lost are dropped when next
-/// taken, and a new connection that reaches a standby is refused (a fast 503).
-fn pool_options(
-    engine: Engine,
-    max_connections: u32,
-    primary: Option<Arc<Primary>>,
-) -> AnyPoolOptions {
-    let fresh = primary.clone();
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(3))
-        // No ping before each use: it doubled the round trips of every query. A connection
-        // found broken fails its query with an I/O error (a fast 503 the client retries
-        // elsewhere) and is dropped from the pool.
-        .test_before_acquire(false)
-        .before_acquire(move |_conn, meta| {
-            let opened = std::time::Instant::now().checked_sub(meta.age);
-            let stale = match (&fresh, opened) {
-                (Some(primary), Some(opened)) => primary.is_stale(opened),
-                _ => false,
-            };
-            Box::pin(async move { Ok(!stale) })
-        })
-        .after_connect(move |conn, _meta| {
-            let primary = primary.clone();
-            Box::pin(async move {
-                if primary.is_some() {
-                    primary::refuse_standby(conn).await?;
-                }
-                if engine == Engine::Sqlite {
-                    // Statement journals (a multi-row insert inside a transaction keeps one)
-                    // stay in memory: spilled to a temporary file, each login batch paid for
-                    // creating, writing and deleting it.
-                    conn.execute(
-                        "pragma journal_mode = wal; pragma busy_timeout = 5000; \
-                         pragma foreign_keys = on; pragma temp_store = memory;",
-                    )
-                    .await?;
-                }
-                Ok(())
-            })
-        })
-}
-
-fn is_in_memory(url: &str) -> bool {
-    url.contains(":memory:") || url.contains("mode=memory")
-}
-
-/// Creates the SQLite file's directory (0700) and the file itself (0600) when missing, so
-/// tokens, sessions and lessons are readable by the node's user only, whatever the umask.
-/// Existing directories and files keep the permissions their operator gave them.
-fn create_sqlite_file(url: &str) -> StoreResult<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if path.is_empty() || is_in_memory(url) {
-        return Ok(());
-    }
-    let path = std::path::Path::new(path);
-    let cannot =
-        |e: std::io::Error| StoreError::Other(format!("cannot create {}: {e}", path.display()));
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(cannot)?;
-    }
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => Err(cannot(error)),
-        _ => Ok(()),
     }
 }
 

@@ -22,12 +22,13 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Connection};
 
 use super::{
-    batch::{placeholders, value_rows, AnyQuery, HeldConnection},
+    batch::{placeholders, value_rows, AnyQuery},
     batch_facts::{read_facts, Facts},
     board_log::{
         encode_state, notification_payloads, Appended, BoardSnapshot, LoggedEvent, NewCommand,
         EVENTS_CHANNEL,
     },
+    held_connection::HeldConnection,
     Engine, StoreResult, SQLITE_BEGIN_WRITE,
 };
 use crate::domain::board::{apply, Steerer};

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Connection};
 
 use super::{
-    batch::{placeholders, value_rows, HeldConnection},
+    batch::{placeholders, value_rows},
+    held_connection::HeldConnection,
     login_failures::Slot,
     Engine, StoreResult, SQLITE_BEGIN_WRITE,
 };

@@ -6,7 +6,8 @@
 use sqlx::{AnyConnection, Connection};
 
 use super::{
-    batch::{placeholders, HeldConnection},
+    batch::placeholders,
+    held_connection::HeldConnection,
     sessions::{self, NewSession},
     tokens::{self, NewFamily},
     Engine, StoreResult, SQLITE_BEGIN_WRITE,

@@ -15,6 +15,7 @@ mod connect;
 mod counter_batch;
 mod database_url;
 mod error;
+mod held_connection;
 mod hosts;
 mod idempotency;
 mod lessons;
@@ -56,8 +57,9 @@ use std::{sync::Arc, time::Duration};
 use sqlx::{any::AnyConnectOptions, AnyPool, ConnectOptions};
 
 use self::{
-    batch::{Batcher, HeldConnection},
+    batch::Batcher,
     connect::{create_sqlite_file, is_in_memory, pool_options},
+    held_connection::HeldConnection,
     primary::Primary,
 };
 

@@ -4,10 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{
-    batch::{placeholders, HeldConnection},
-    Store, StoreResult,
-};
+use super::{batch::placeholders, held_connection::HeldConnection, Store, StoreResult};
 use crate::domain::people::Identity;
 
 /// A user as stored.

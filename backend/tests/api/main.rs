@@ -42,6 +42,7 @@ mod media_tls;
 mod migrations;
 mod node_process;
 mod oauth;
+mod operations_doc;
 mod pairing;
 mod postgres;
 mod postgres_tls;

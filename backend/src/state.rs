@@ -11,6 +11,7 @@ use crate::{
     clock::Clock,
     config::Settings,
     http::{AppFiles, SessionCookie, TrustedOrigins},
+    lessons::Lessons,
     media::{Media, Uploads},
     metrics::Metrics,
     realtime::Realtime,
@@ -31,6 +32,7 @@ pub struct Services {
     pub metrics: Metrics,
     pub media: Media,
     pub uploads: Uploads,
+    pub lessons: Lessons,
     /// Where every handler reads the time.
     pub clock: Clock,
     /// Built once from the settings: every web grant sets the cookie it describes.

@@ -52,3 +52,17 @@ impl Roles {
         !self.teacher && !self.admin
     }
 }
+
+/// Who asks for something a teacher owns (an upload, a lesson): its owner sees it, an admin
+/// sees everyone's, anyone else is told it does not exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    pub user_id: &'a str,
+    pub is_admin: bool,
+}
+
+impl Viewer<'_> {
+    pub fn may_see(&self, owner_id: &str) -> bool {
+        self.is_admin || owner_id == self.user_id
+    }
+}

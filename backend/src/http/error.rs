@@ -8,7 +8,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{boards::PairingError, media::UploadError, store::StoreError};
+use crate::{boards::PairingError, lessons::LessonError, media::UploadError, store::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -122,6 +122,22 @@ impl From<UploadError> for ApiError {
             UploadError::InUse(_) | UploadError::Conflict => Self::Conflict(error.to_string()),
             UploadError::Storage(_) => Self::Internal(error.to_string()),
             UploadError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<LessonError> for ApiError {
+    fn from(error: LessonError) -> Self {
+        match error {
+            LessonError::NotFound => Self::NotFound(error.to_string()),
+            LessonError::NotOpenHere => Self::Forbidden(error.to_string()),
+            LessonError::Stale(_) => Self::Conflict(error.to_string()),
+            LessonError::Invalid(message) => Self::BadRequest {
+                code: "invalid_request",
+                message,
+            },
+            LessonError::Corrupt(message) => Self::Internal(message),
+            LessonError::Store(store) => store.into(),
         }
     }
 }

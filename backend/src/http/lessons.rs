@@ -6,8 +6,6 @@
 //! `PUT` must name the version it edited in `If-Match` (428 without it) and a stale version
 //! gets 409 with nothing overwritten.
 
-use std::collections::HashMap;
-
 use axum::{
     extract::{DefaultBodyLimit, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -23,9 +21,10 @@ use super::{
     json::JsonBody,
 };
 use crate::{
-    lessons::{self, InvalidLesson, LessonInput, Slide},
+    domain::people::Viewer,
+    lessons::{Lesson, LessonInput, Slide, UploadsById},
     state::AppState,
-    store::{LessonRow, LessonUpdate, UploadRow},
+    store::LessonRow,
     wire_time::to_rfc3339,
 };
 
@@ -62,20 +61,11 @@ async fn list_lessons(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<Vec<LessonView>>, ApiError> {
-    let owner = (!user.roles.admin).then_some(user.principal.user_id.as_str());
-    let rows = state.store.list_lessons(owner).await?;
-    let parsed: Vec<(LessonRow, Vec<Slide>)> = rows
-        .into_iter()
-        .map(|row| {
-            let slides = stored_slides(&row)?;
-            Ok((row, slides))
-        })
-        .collect::<Result<_, ApiError>>()?;
-    let uploads = uploads_of(&state, parsed.iter().flat_map(|(_, slides)| slides)).await?;
+    let (lessons, uploads) = state.lessons.list(viewer(&user)).await?;
     Ok(Json(
-        parsed
+        lessons
             .into_iter()
-            .map(|(row, slides)| view(&state, row, slides, &uploads))
+            .map(|lesson| view(&state, lesson, &uploads))
             .collect(),
     ))
 }
@@ -85,65 +75,24 @@ async fn create_lesson(
     Teacher(user): Teacher,
     JsonBody(input): JsonBody<LessonInput>,
 ) -> Result<Response, ApiError> {
-    let owner_id = user.principal.user_id.clone();
-    let (title, slides, uploads) = checked(&state, &user, &owner_id, input).await?;
-    let now = state.clock.now_millis();
-    let row = LessonRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        owner_id,
-        title,
-        version: 1,
-        slide_count: slides.len() as i64,
-        slides: encode(&slides)?,
-        created_at: now,
-        updated_at: now,
-    };
-    state
-        .store
-        .insert_lesson(&row, &lessons::media_ids(&slides))
+    let (lesson, uploads) = state
+        .lessons
+        .create(viewer(&user), input, state.clock.now_millis())
         .await?;
-    tracing::info!(lesson.id = row.id, "lesson created");
-    respond(&state, StatusCode::CREATED, row, slides, &uploads)
+    tracing::info!(lesson.id = lesson.row.id, "lesson created");
+    respond(&state, StatusCode::CREATED, lesson, &uploads)
 }
 
 async fn show_lesson(
     State(state): State<AppState>,
-    viewer: BoardViewer,
+    reader: BoardViewer,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let (row, slides) = match viewer {
-        BoardViewer::Person(user) => {
-            let row = visible_lesson(&state, &user, &id).await?;
-            let slides = stored_slides(&row)?;
-            (row, slides)
-        }
-        BoardViewer::Board(board) => {
-            let row = lesson_open_on(&state, &board.id, &id).await?;
-            let mut slides = stored_slides(&row)?;
-            for slide in &mut slides {
-                slide.notes = None;
-            }
-            (row, slides)
-        }
+    let (lesson, uploads) = match reader {
+        BoardViewer::Person(user) => state.lessons.visible(viewer(&user), &id).await?,
+        BoardViewer::Board(board) => state.lessons.open_on(&board.id, &id).await?,
     };
-    let uploads = uploads_of(&state, &slides).await?;
-    respond(&state, StatusCode::OK, row, slides, &uploads)
-}
-
-/// The lesson `id` if it is the one open on the board; 403 otherwise, so a board's
-/// credentials never reveal another lesson.
-async fn lesson_open_on(state: &AppState, board_id: &str, id: &str) -> Result<LessonRow, ApiError> {
-    let open = state.store.board_snapshot(board_id).await?.state.lesson_id;
-    if open.as_deref() != Some(id) {
-        return Err(ApiError::Forbidden(
-            "a board may read only the lesson open on it".into(),
-        ));
-    }
-    state
-        .store
-        .find_lesson(id)
-        .await?
-        .ok_or_else(no_such_lesson)
+    respond(&state, StatusCode::OK, lesson, &uploads)
 }
 
 async fn update_lesson(
@@ -158,31 +107,18 @@ async fn update_lesson(
             "send If-Match with the version you edited, so no one's changes are lost".into(),
         )
     })?;
-    let current = visible_lesson(&state, &user, &id).await?;
-    if current.version != expected {
-        return Err(stale(current.version));
-    }
-    let (title, slides, uploads) = checked(&state, &user, &current.owner_id, input).await?;
-    let row = LessonRow {
-        title,
-        version: expected + 1,
-        slide_count: slides.len() as i64,
-        slides: encode(&slides)?,
-        updated_at: state.clock.now_millis().max(current.updated_at),
-        ..current
-    };
-    match state
-        .store
-        .update_lesson(&row, expected, &lessons::media_ids(&slides))
-        .await?
-    {
-        LessonUpdate::Updated => {
-            announce_update(&state, &row).await;
-            respond(&state, StatusCode::OK, row, slides, &uploads)
-        }
-        LessonUpdate::Stale => Err(stale(expected)),
-        LessonUpdate::NotFound => Err(no_such_lesson()),
-    }
+    let (lesson, uploads) = state
+        .lessons
+        .update(
+            viewer(&user),
+            &id,
+            expected,
+            input,
+            state.clock.now_millis(),
+        )
+        .await?;
+    announce_update(&state, &lesson.row).await;
+    respond(&state, StatusCode::OK, lesson, &uploads)
 }
 
 async fn delete_lesson(
@@ -191,13 +127,10 @@ async fn delete_lesson(
     PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let current = visible_lesson(&state, &user, &id).await?;
-    if let Some(expected) = if_match(&headers)? {
-        if expected != current.version {
-            return Err(stale(current.version));
-        }
-    }
-    state.store.delete_lesson(&id).await?;
+    state
+        .lessons
+        .delete(viewer(&user), &id, if_match(&headers)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,7 +138,7 @@ async fn delete_lesson(
 /// has succeeded whatever happens here: a board that misses this sees the edit when it next
 /// opens the lesson.
 async fn announce_update(state: &AppState, lesson: &LessonRow) {
-    match state.store.boards_showing_lesson(&lesson.id).await {
+    match state.lessons.boards_showing(&lesson.id).await {
         Ok(boards) => state
             .realtime
             .lesson_updated(&boards, &lesson.id, lesson.version),
@@ -215,67 +148,26 @@ async fn announce_update(state: &AppState, lesson: &LessonRow) {
     }
 }
 
-/// The lesson if this person may see it; 404 otherwise.
-async fn visible_lesson(
-    state: &AppState,
-    user: &CurrentUser,
-    id: &str,
-) -> Result<LessonRow, ApiError> {
-    state
-        .store
-        .find_lesson(id)
-        .await?
-        .filter(|row| user.roles.admin || row.owner_id == user.principal.user_id)
-        .ok_or_else(no_such_lesson)
-}
-
-/// Validates the input for a lesson of `owner_id`: its slides may show the owner's uploads
-/// (and any upload when an admin saves). Also returns the uploads looked up, which the
-/// response needs for its media URLs.
-async fn checked(
-    state: &AppState,
-    user: &CurrentUser,
-    owner_id: &str,
-    input: LessonInput,
-) -> Result<(String, Vec<Slide>, HashMap<String, UploadRow>), ApiError> {
-    let ids = lessons::upload_ids(&input);
-    let uploads: HashMap<String, UploadRow> = state
-        .store
-        .uploads_by_ids(&ids)
-        .await?
-        .into_iter()
-        .map(|row| (row.id.clone(), row))
-        .collect();
-    let admin = user.roles.admin;
-    let (title, slides) = lessons::validate(input, &uploads, |upload| {
-        admin || upload.owner_id == owner_id
-    })
-    .map_err(|InvalidLesson(message)| ApiError::BadRequest {
-        code: "invalid_request",
-        message,
-    })?;
-    Ok((title, slides, uploads))
+fn viewer(user: &CurrentUser) -> Viewer<'_> {
+    Viewer {
+        user_id: &user.principal.user_id,
+        is_admin: user.roles.admin,
+    }
 }
 
 fn respond(
     state: &AppState,
     status: StatusCode,
-    row: LessonRow,
-    slides: Vec<Slide>,
-    uploads: &HashMap<String, UploadRow>,
+    lesson: Lesson,
+    uploads: &UploadsById,
 ) -> Result<Response, ApiError> {
-    let etag = HeaderValue::from_str(&format!("\"{}\"", row.version))
+    let etag = HeaderValue::from_str(&format!("\"{}\"", lesson.row.version))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body = view(state, row, slides, uploads);
+    let body = view(state, lesson, uploads);
     Ok((status, [(header::ETAG, etag)], Json(body)).into_response())
 }
 
-fn view(
-    state: &AppState,
-    row: LessonRow,
-    slides: Vec<Slide>,
-    uploads: &HashMap<String, UploadRow>,
-) -> LessonView {
+fn view(state: &AppState, Lesson { row, slides }: Lesson, uploads: &UploadsById) -> LessonView {
     let now_secs = state.clock.now_secs();
     let slides = slides
         .into_iter()
@@ -299,29 +191,6 @@ fn view(
     }
 }
 
-/// The uploads the slides show, by id.
-async fn uploads_of<'a>(
-    state: &AppState,
-    slides: impl IntoIterator<Item = &'a Slide>,
-) -> Result<HashMap<String, UploadRow>, ApiError> {
-    Ok(state
-        .store
-        .uploads_by_ids(&lessons::media_ids(slides))
-        .await?
-        .into_iter()
-        .map(|row| (row.id.clone(), row))
-        .collect())
-}
-
-fn stored_slides(row: &LessonRow) -> Result<Vec<Slide>, ApiError> {
-    serde_json::from_str(&row.slides)
-        .map_err(|e| ApiError::Internal(format!("lesson {} has unreadable slides: {e}", row.id)))
-}
-
-fn encode(slides: &[Slide]) -> Result<String, ApiError> {
-    serde_json::to_string(slides).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
 /// The version named by `If-Match` (`3` or `"3"`); 400 when it names none.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
@@ -337,14 +206,4 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
             code: "invalid_request",
             message: "If-Match must be the lesson's version, as in its ETag".into(),
         })
-}
-
-fn stale(current: i64) -> ApiError {
-    ApiError::Conflict(format!(
-        "the lesson was changed meanwhile (now version {current}); reload it and edit again"
-    ))
-}
-
-fn no_such_lesson() -> ApiError {
-    ApiError::NotFound("no such lesson".into())
 }

@@ -22,7 +22,8 @@ use super::{
     idempotency,
 };
 use crate::{
-    media::{clean_filename, essence, Media, NewUpload, UploadError, Viewer},
+    domain::people::Viewer,
+    media::{clean_filename, essence, Media, NewUpload, UploadError},
     state::AppState,
     store::UploadRow,
     wire_time::to_rfc3339,

@@ -12,7 +12,7 @@ mod urls;
 pub use kinds::{essence, MediaKind, SNIFF_LEN};
 pub use news::BlobNews;
 pub use sync_loop::{spawn_sync_loop, NodeIdentity, HEALTHY_WITHIN, HEARTBEAT_INTERVAL};
-pub use uploads::{clean_filename, NewUpload, Stored, UploadError, Uploads, Viewer};
+pub use uploads::{clean_filename, NewUpload, Stored, UploadError, Uploads};
 pub use urls::MediaUrl;
 
 use std::{path::Path, sync::Arc};

@@ -10,7 +10,10 @@ use bytes::Bytes;
 use futures_util::{stream, Stream, StreamExt};
 
 use super::{Media, MediaKind, SNIFF_LEN};
-use crate::store::{Store, StoreError, UploadRow};
+use crate::{
+    domain::people::Viewer,
+    store::{Store, StoreError, UploadRow},
+};
 
 /// Longest filename kept; longer ones are cut (on a character boundary).
 const MAX_FILENAME_BYTES: usize = 255;
@@ -41,19 +44,6 @@ pub enum UploadError {
     Storage(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// Who asks: owners see their own uploads, admins everyone's.
-#[derive(Debug, Clone, Copy)]
-pub struct Viewer<'a> {
-    pub user_id: &'a str,
-    pub is_admin: bool,
-}
-
-impl Viewer<'_> {
-    fn may_see(&self, row: &UploadRow) -> bool {
-        self.is_admin || row.owner_id == self.user_id
-    }
 }
 
 /// An upload on its way in, as the client described it.
@@ -178,7 +168,7 @@ impl Uploads {
         self.store
             .find_upload(id)
             .await?
-            .filter(|row| viewer.may_see(row))
+            .filter(|row| viewer.may_see(&row.owner_id))
             .ok_or(UploadError::NotFound)
     }
 

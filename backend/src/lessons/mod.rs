@@ -3,6 +3,10 @@
 //! fits a slide (an image for an image slide, ...) is decided here, from the upload's
 //! content type.
 
+mod library;
+
+pub use library::{Lesson, LessonError, Lessons, UploadsById};
+
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};

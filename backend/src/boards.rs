@@ -18,7 +18,7 @@ use crate::{
     },
     config::PairingSettings,
     limiter::{Throttled, WindowLimit},
-    store::{duration_millis, BoardRow, Budget, PairingRow, Store, StoreError},
+    store::{duration_millis, BoardRow, BoardSnapshot, Budget, PairingRow, Store, StoreError},
     text, wire_id,
 };
 
@@ -70,6 +70,17 @@ pub struct RegisteredBoard {
 pub struct IssuedCode {
     pub code: String,
     pub expires_at: i64,
+}
+
+/// Who asks to see a board: the board itself (by its id), or a person.
+#[derive(Debug, Clone, Copy)]
+pub enum BoardReader<'a> {
+    Board(&'a str),
+    Person {
+        user_id: &'a str,
+        is_teacher: bool,
+        is_admin: bool,
+    },
 }
 
 /// Registers boards, issues codes, pairs and unpairs.
@@ -233,6 +244,34 @@ impl Boards {
                 Err(error.into())
             }
         }
+    }
+
+    /// The board and where its log stands, if `reader` may see it: the board itself, an
+    /// admin, or a teacher paired with it. Anyone else is told there is no such board, so
+    /// board ids cannot be probed.
+    pub async fn visible(
+        &self,
+        reader: BoardReader<'_>,
+        board_id: &str,
+    ) -> Result<Option<(BoardRow, BoardSnapshot)>, PairingError> {
+        let allowed = match reader {
+            BoardReader::Board(own_id) => own_id == board_id,
+            BoardReader::Person { is_admin: true, .. } => true,
+            BoardReader::Person {
+                user_id,
+                is_teacher: true,
+                ..
+            } => self.store.is_paired(user_id, board_id).await?,
+            BoardReader::Person { .. } => false,
+        };
+        if !allowed {
+            return Ok(None);
+        }
+        let Some(board) = self.store.find_board(board_id).await? else {
+            return Ok(None);
+        };
+        let snapshot = self.store.board_snapshot(&board.id).await?;
+        Ok(Some((board, snapshot)))
     }
 
     pub async fn list(&self, user_id: &str) -> Result<Vec<PairingRow>, PairingError> {

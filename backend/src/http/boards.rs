@@ -16,11 +16,10 @@ use super::{
     json::JsonBody,
 };
 use crate::{
-    boards::{is_online, Boards},
+    boards::{is_online, BoardReader, Boards},
     clock::Clock,
     domain::board::BoardState,
     state::AppState,
-    store::Store,
     wire_time::to_rfc3339,
 };
 
@@ -78,26 +77,23 @@ struct BoardView {
 }
 
 async fn show_board(
-    State(store): State<Store>,
+    State(boards): State<Boards>,
     State(clock): State<Clock>,
     viewer: BoardViewer,
     PathId(id): PathId,
 ) -> Result<Json<BoardView>, ApiError> {
-    let allowed = match &viewer {
-        BoardViewer::Board(board) => board.id == id,
-        BoardViewer::Person(user) if user.roles.admin => true,
-        BoardViewer::Person(user) if user.roles.teacher => {
-            store.is_paired(&user.principal.user_id, &id).await?
-        }
-        BoardViewer::Person(_) => false,
+    let reader = match &viewer {
+        BoardViewer::Board(board) => BoardReader::Board(&board.id),
+        BoardViewer::Person(user) => BoardReader::Person {
+            user_id: &user.principal.user_id,
+            is_teacher: user.roles.teacher,
+            is_admin: user.roles.admin,
+        },
     };
-    // Someone else's board answers like a missing one, so board ids cannot be probed.
-    let board = match allowed {
-        true => store.find_board(&id).await?,
-        false => None,
-    }
-    .ok_or_else(|| ApiError::NotFound("no such board".into()))?;
-    let snapshot = store.board_snapshot(&board.id).await?;
+    let (board, snapshot) = boards
+        .visible(reader, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such board".into()))?;
     Ok(Json(BoardView {
         online: is_online(board.last_seen_at, clock.now_millis()),
         last_seen_at: to_rfc3339(board.last_seen_at),

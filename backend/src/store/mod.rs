@@ -52,9 +52,12 @@ pub use tokens::{LoginSpan, NewLogin, NewTokenPair, RefreshOwner, RotateOutcome,
 pub use uploads::{CatalogEntry, UploadRow};
 pub use users::{NewUser, UserRow};
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
-use sqlx::{any::AnyConnectOptions, AnyPool, ConnectOptions};
+use sqlx::{any::AnyConnectOptions, migrate::Migrator, AnyPool, ConnectOptions};
 
 use self::{
     batch::Batcher,
@@ -231,13 +234,21 @@ impl Store {
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
     }
 
-    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
-        static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-        static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
-        match self.engine {
-            Engine::Sqlite => &SQLITE,
-            Engine::Postgres => &POSTGRES,
-        }
+    /// This release's migrations. Migrations a newer release applied are let be: during a
+    /// rolling upgrade the nodes still on this release must be able to restart on the schema
+    /// the new release migrated (expand/contract keeps it usable to them).
+    fn migrator(&self) -> &'static Migrator {
+        static SQLITE: OnceLock<Migrator> = OnceLock::new();
+        static POSTGRES: OnceLock<Migrator> = OnceLock::new();
+        let (cell, embedded) = match self.engine {
+            Engine::Sqlite => (&SQLITE, sqlx::migrate!("../migrations/sqlite")),
+            Engine::Postgres => (&POSTGRES, sqlx::migrate!("../migrations/postgres")),
+        };
+        cell.get_or_init(|| {
+            let mut migrator = embedded;
+            migrator.set_ignore_missing(true);
+            migrator
+        })
     }
 
     /// A round trip on every connection commands and logins use, and on the pool, each

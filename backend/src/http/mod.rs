@@ -94,9 +94,13 @@ pub fn router(state: AppState) -> Router {
     .layer(cors)
     .layer(PropagateRequestIdLayer::new(REQUEST_ID))
     .layer(
+        // Each failure is logged by what caused it (at error only when an operator must act),
+        // and every answer's status is on its `answered` line: an expected 503 while the
+        // database fails over is no error of its own.
         TraceLayer::new_for_http()
             .make_span_with(request_span)
-            .on_response(log_response),
+            .on_response(log_response)
+            .on_failure(()),
     )
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
     .with_state(state)
@@ -106,7 +110,11 @@ pub fn router(state: AppState) -> Router {
 pub fn metrics_router(state: AppState) -> Router {
     health::metrics_router()
         .layer(middleware::map_response(quiet_log))
-        .layer(TraceLayer::new_for_http().on_response(log_response))
+        .layer(
+            TraceLayer::new_for_http()
+                .on_response(log_response)
+                .on_failure(()),
+        )
         .with_state(state)
 }
 

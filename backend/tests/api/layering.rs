@@ -8,6 +8,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use crate::sources::rust_files;
+
 /// Modules that import nothing from the crate, so any layer may use them.
 const LEAVES: &[&str] = &["clock", "text", "wire_id", "wire_time"];
 
@@ -73,19 +75,6 @@ fn assert_imports_only(module: &str, allowed: &[&str]) {
 
 fn source_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
-}
-
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// The first path segment after every `crate::` in `text`, including each member of a

@@ -55,6 +55,7 @@ mod session;
 mod session_store;
 mod slapd;
 mod socket_close;
+mod sources;
 mod stall_proxy;
 mod store;
 mod store_lists;

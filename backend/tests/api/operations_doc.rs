@@ -3,6 +3,8 @@
 
 use std::{fs, path::Path};
 
+use crate::sources::rust_files;
+
 #[test]
 fn every_warn_and_error_line_is_explained_in_the_operations_doc() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -64,17 +66,4 @@ fn macro_body(after_open: &str) -> &str {
         }
     }
     after_open
-}
-
-fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -274,6 +274,21 @@ impl Boards {
         Ok(Some((board, snapshot)))
     }
 
+    /// Whether anyone is paired with the board (a board nobody is paired with shows a code).
+    pub async fn has_pairings(&self, board_id: &str) -> Result<bool, PairingError> {
+        Ok(self.store.board_has_pairings(board_id).await?)
+    }
+
+    /// The pairing if it is the teacher `user_id`'s; someone else's is as good as none.
+    pub async fn pairing_of(
+        &self,
+        user_id: &str,
+        pairing_id: &str,
+    ) -> Result<Option<PairingRow>, PairingError> {
+        let pairing = self.store.find_pairing(pairing_id).await?;
+        Ok(pairing.filter(|pairing| pairing.user_id == user_id))
+    }
+
     pub async fn list(&self, user_id: &str) -> Result<Vec<PairingRow>, PairingError> {
         Ok(self.store.list_pairings(user_id).await?)
     }

@@ -140,11 +140,10 @@ async fn greet_controller(realtime: &Realtime, hello: Hello, now: i64) -> Result
         return Err(End::Close(FORBIDDEN, "only teachers steer boards"));
     }
     let pairing = inner
-        .store
-        .find_pairing(&pairing_id)
+        .boards
+        .pairing_of(&principal.user_id, &pairing_id)
         .await
-        .map_err(|e| unavailable(e.into()))?
-        .filter(|pairing| pairing.user_id == principal.user_id)
+        .map_err(unavailable)?
         .ok_or(End::Close(FORBIDDEN, "no such pairing"))?;
     Ok(Greeted {
         board_id: pairing.board_id,

@@ -33,7 +33,7 @@ use crate::{
     config::Settings,
     media::BlobNews,
     metrics::{CommandOutcome, Metrics},
-    store::{Appended, Engine, NewCommand, Store, StoreResult},
+    store::{Appended, BoardSnapshot, Engine, LoggedEvent, NewCommand, Store, StoreResult},
 };
 
 /// Boards per `lesson_updated` signal: 100 ids of 36 characters stay well within a
@@ -216,6 +216,22 @@ impl Realtime {
             board: board_id.to_string(),
             pairing: pairing_id.to_string(),
         });
+    }
+
+    /// A board's state and offset now, as its log folds them: what a `welcome` carries.
+    async fn snapshot(&self, board_id: &str) -> StoreResult<BoardSnapshot> {
+        self.inner.store.board_snapshot(board_id).await
+    }
+
+    /// Up to `limit` of the board's events after `offset`, in order: what a socket that
+    /// missed some reads.
+    async fn events_after(
+        &self,
+        board_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<LoggedEvent>> {
+        self.inner.store.events_after(board_id, offset, limit).await
     }
 
     /// An upload's blob is on this node's disk and its row committed: the other nodes fetch

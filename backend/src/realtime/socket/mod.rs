@@ -135,17 +135,8 @@ impl Connection {
             return Err(End::Close(RESTARTING.0, RESTARTING.1));
         }
         self.welcome(self.greeted.offset).await?;
-        if self.greeted.role == Role::Board {
-            let paired = self
-                .realtime
-                .inner
-                .store
-                .board_has_pairings(&self.greeted.board_id)
-                .await
-                .map_err(|e| unavailable(e.into()))?;
-            if !paired {
-                self.send_code().await?;
-            }
+        if self.greeted.role == Role::Board && !self.has_pairings().await? {
+            self.send_code().await?;
         }
         Ok(())
     }
@@ -330,10 +321,10 @@ impl Connection {
     async fn has_pairings(&mut self) -> Result<bool, End> {
         self.realtime
             .inner
-            .store
-            .board_has_pairings(&self.greeted.board_id)
+            .boards
+            .has_pairings(&self.greeted.board_id)
             .await
-            .map_err(|e| unavailable(e.into()))
+            .map_err(unavailable)
     }
 
     /// Issues a code, sends it, and plans its replacement shortly before it expires.

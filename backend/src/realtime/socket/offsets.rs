@@ -24,10 +24,10 @@ impl Connection {
     /// are not all kept (or too many). Also what the node says after a socket fell behind
     /// further than the log reaches.
     pub(super) async fn welcome(&mut self, offset: Option<i64>) -> Result<(), End> {
-        let store = &self.realtime.inner.store;
         let board_id = &self.greeted.board_id;
-        let snapshot = store
-            .board_snapshot(board_id)
+        let snapshot = self
+            .realtime
+            .snapshot(board_id)
             .await
             .map_err(|e| unavailable(e.into()))?;
         let mut events = Vec::new();
@@ -37,7 +37,8 @@ impl Connection {
             if missed > MAX_RESUME_EVENTS {
                 reset = true;
             } else {
-                events = store
+                events = self
+                    .realtime
                     .events_after(board_id, offset, missed)
                     .await
                     .map_err(|e| unavailable(e.into()))?;
@@ -85,9 +86,9 @@ impl Connection {
 
     /// Sends every event after the last one sent, from the log.
     pub(super) async fn catch_up(&mut self) -> Result<(), End> {
-        let store = self.realtime.inner.store.clone();
         loop {
-            let events = store
+            let events = self
+                .realtime
                 .events_after(&self.greeted.board_id, self.sent, CATCH_UP_PAGE)
                 .await
                 .map_err(|e| unavailable(e.into()))?;

@@ -27,8 +27,8 @@ use super::{
 use crate::{
     clock::Clock,
     config::Settings,
-    media::HEALTHY_WITHIN,
-    store::{duration_millis, BackupRecord, Column, Engine, Store, Value, BACKED_UP, LEFT_OUT},
+    media::is_alive,
+    store::{BackupRecord, Column, Engine, Store, Value, BACKED_UP, LEFT_OUT},
     wire_time::to_rfc3339,
 };
 
@@ -269,14 +269,14 @@ async fn fetch_from_peers(
     pool: &BlobPool,
     blobs: &[(BlobEntry, BadSource)],
 ) -> anyhow::Result<()> {
-    let alive_since = Clock::system().now_millis() - duration_millis(HEALTHY_WITHIN);
+    let now = Clock::system().now_millis();
     let key = ClusterKey::new(settings.cluster_secret.expose());
     let client = HttpPeer::client(crate::tls::for_peers(settings)?)?;
     let peers: Vec<HttpPeer> = store
         .list_nodes()
         .await?
         .into_iter()
-        .filter(|node| node.node_id != settings.node_id && node.last_seen_at >= alive_since)
+        .filter(|node| node.node_id != settings.node_id && is_alive(node, now))
         .map(|node| HttpPeer::new(&node.public_url, key.clone(), client.clone()))
         .collect();
     let mut lacking = Vec::new();

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::{
     clock::Clock,
-    media::HEALTHY_WITHIN,
-    store::{duration_millis, BackupRecord, NodeRow, Store},
+    media::is_alive,
+    store::{BackupRecord, NodeRow, Store},
     wire_time::to_rfc3339,
 };
 
@@ -113,7 +113,7 @@ fn backup_status(backup: BackupRecord, now: i64) -> BackupStatus {
 
 fn status(node: NodeRow, now: i64) -> NodeStatus {
     NodeStatus {
-        healthy: node.last_seen_at >= now - duration_millis(HEALTHY_WITHIN),
+        healthy: is_alive(&node, now),
         last_seen: to_rfc3339(node.last_seen_at),
         last_sync: node.last_sync_at.map(to_rfc3339),
         node_id: node.node_id,

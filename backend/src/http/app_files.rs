@@ -19,7 +19,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use crate::{media::HEALTHY_WITHIN, state::AppState, store::duration_millis};
+use crate::{media::is_alive, state::AppState};
 
 #[derive(RustEmbed)]
 #[folder = "../frontend/dist"]
@@ -243,11 +243,11 @@ fn content_type(path: &str) -> &'static str {
 /// node offers itself.
 async fn generated_config(state: &AppState) -> Response {
     let own = state.settings.public_url.trim_end_matches('/').to_string();
-    let since = state.clock.now_millis() - duration_millis(HEALTHY_WITHIN);
+    let now = state.clock.now_millis();
     let mut api = vec![own.clone()];
-    match state.store.list_nodes().await {
+    match state.media.nodes().await {
         Ok(nodes) => {
-            for node in nodes.into_iter().filter(|node| node.last_seen_at >= since) {
+            for node in nodes.into_iter().filter(|node| is_alive(node, now)) {
                 let url = node.public_url.trim_end_matches('/').to_string();
                 if !api.contains(&url) {
                     api.push(url);

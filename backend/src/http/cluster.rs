@@ -5,9 +5,7 @@ use axum::{extract::State, routing::get, Json, Router};
 use serde::Serialize;
 
 use super::error::ApiError;
-use crate::{
-    media::HEALTHY_WITHIN, state::AppState, store::duration_millis, wire_time::to_rfc3339,
-};
+use crate::{media::is_alive, state::AppState, wire_time::to_rfc3339};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/cluster", get(list_nodes))
@@ -22,13 +20,13 @@ struct NodeView {
 }
 
 async fn list_nodes(State(state): State<AppState>) -> Result<Json<Vec<NodeView>>, ApiError> {
-    let since = state.clock.now_millis() - duration_millis(HEALTHY_WITHIN);
-    let nodes = state.store.list_nodes().await?;
+    let now = state.clock.now_millis();
+    let nodes = state.media.nodes().await?;
     Ok(Json(
         nodes
             .into_iter()
             .map(|node| NodeView {
-                healthy: node.last_seen_at >= since,
+                healthy: is_alive(&node, now),
                 last_seen: to_rfc3339(node.last_seen_at),
                 node_id: node.node_id,
                 public_url: node.public_url,

@@ -11,7 +11,7 @@ mod urls;
 
 pub use kinds::{essence, MediaKind, SNIFF_LEN};
 pub use news::BlobNews;
-pub use sync_loop::{spawn_sync_loop, NodeIdentity, HEALTHY_WITHIN, HEARTBEAT_INTERVAL};
+pub use sync_loop::{is_alive, spawn_sync_loop, NodeIdentity, HEARTBEAT_INTERVAL};
 pub use uploads::{clean_filename, NewUpload, Stored, UploadError, Uploads};
 pub use urls::MediaUrl;
 
@@ -26,7 +26,7 @@ use self::peers::Peers;
 use crate::{
     clock::Clock,
     config::{MediaSettings, Settings},
-    store::{duration_millis, Store},
+    store::{NodeRow, Store, StoreResult},
 };
 
 /// This node's media: cheap to clone.
@@ -133,15 +133,17 @@ impl Media {
         }
     }
 
+    /// The cluster's nodes as the registry has them (see [`is_alive`] for which are up).
+    pub async fn nodes(&self) -> StoreResult<Vec<NodeRow>> {
+        self.inner.store.list_nodes().await
+    }
+
     /// Takes the live nodes of the registry as peers.
     pub async fn refresh_peers(&self) {
         match self.inner.store.list_nodes().await {
             Ok(nodes) => {
-                let since = self.inner.clock.now_millis() - duration_millis(HEALTHY_WITHIN);
-                let live: Vec<_> = nodes
-                    .into_iter()
-                    .filter(|n| n.last_seen_at >= since)
-                    .collect();
+                let now = self.inner.clock.now_millis();
+                let live: Vec<_> = nodes.into_iter().filter(|n| is_alive(n, now)).collect();
                 self.inner.peers.refresh(&live);
             }
             Err(error) => tracing::warn!(%error, "cannot list the cluster's nodes"),

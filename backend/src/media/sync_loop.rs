@@ -18,14 +18,20 @@ use tokio::{sync::Notify, task::JoinHandle};
 use super::{news::Announced, Media};
 use crate::{
     metrics::{BlobStatus, Metrics},
-    store::{NodeRow, Store},
+    store::{duration_millis, NodeRow, Store},
 };
 
 /// How often a node refreshes its registry row.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A node whose row is older than this is not used as a peer (nor listed as healthy).
-pub const HEALTHY_WITHIN: Duration = Duration::from_secs(15);
+const HEALTHY_WITHIN: Duration = Duration::from_secs(15);
+
+/// Whether the node beat recently enough, at `now`, to count as alive: used as a peer, listed
+/// as healthy, offered to browsers. The one place that says which nodes are up.
+pub fn is_alive(node: &NodeRow, now: i64) -> bool {
+    node.last_seen_at >= now.saturating_sub(duration_millis(HEALTHY_WITHIN))
+}
 
 /// What the loop needs to know about this node.
 pub struct NodeIdentity {

@@ -1,7 +1,12 @@
 //! Builds a node from its settings and serves it: bind first (port 0 allowed, so tests need
 //! no sleeps), then run until the shutdown future resolves, draining requests in flight.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{atomic::AtomicBool, Arc},
+    time::Duration,
+};
 
 use futures_util::future::OptionFuture;
 use tokio::{net::TcpListener, sync::watch, time::Instant};
@@ -113,6 +118,7 @@ impl Application {
             origins: http::TrustedOrigins::new(&settings, media.clone()),
             uploads: Uploads::new(media.clone(), store.clone(), settings.node_id.clone()),
             lessons: Lessons::new(store.clone()),
+            ready: AtomicBool::new(true),
             clock,
             boards,
             realtime,

@@ -1,7 +1,10 @@
 //! What every request handler can reach: cheap to clone, no per-node state that a client
 //! could depend on (tokens, users and counters all live in the shared store).
 
-use std::{ops::Deref, sync::Arc};
+use std::{
+    ops::Deref,
+    sync::{atomic::AtomicBool, Arc},
+};
 
 use axum::extract::FromRef;
 
@@ -35,6 +38,8 @@ pub struct Services {
     pub lessons: Lessons,
     /// Where every handler reads the time.
     pub clock: Clock,
+    /// What `/readyz` answered last, so a change is logged once rather than every poll.
+    pub ready: AtomicBool,
     /// Built once from the settings: every web grant sets the cookie it describes.
     pub session_cookie: SessionCookie,
     /// Where the browser app this node serves comes from.
@@ -54,12 +59,6 @@ impl Deref for AppState {
 
     fn deref(&self) -> &Services {
         &self.0
-    }
-}
-
-impl FromRef<AppState> for Store {
-    fn from_ref(state: &AppState) -> Self {
-        state.store.clone()
     }
 }
 

@@ -2,6 +2,8 @@
 //! says it can do useful work (its database answers), so traffic moves away when it cannot;
 //! `/metrics` is the Prometheus text, on `listen` or on `metrics_listen` when that is set.
 
+use std::sync::atomic::Ordering;
+
 use axum::{
     extract::State,
     http::{header, StatusCode},
@@ -10,7 +12,7 @@ use axum::{
     Router,
 };
 
-use crate::{state::AppState, store::Store};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,11 +42,24 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(store): State<Store>) -> (StatusCode, &'static str) {
-    match store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(error) => {
+/// Says when readiness changes, not at every poll: a load balancer asking every few seconds
+/// during an outage would otherwise bury the log.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    let answer = state.store.ping().await;
+    let was_ready = state.ready.swap(answer.is_ok(), Ordering::AcqRel);
+    match answer {
+        Ok(()) => {
+            if !was_ready {
+                tracing::info!("ready again: the database answers");
+            }
+            (StatusCode::OK, "ready")
+        }
+        Err(error) if was_ready => {
             tracing::warn!(%error, "not ready: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+        Err(error) => {
+            tracing::debug!(%error, "still not ready");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
     }

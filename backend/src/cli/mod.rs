@@ -17,7 +17,7 @@ use crate::{config::Settings, store::Store};
 #[command(name = "boardcast", version)]
 pub struct Cli {
     /// TOML settings file; every key may also come from BOARDCAST_* environment variables.
-    #[arg(long, global = true, env = "BOARDCAST_CONFIG_FILE")]
+    #[arg(long, global = true, env = crate::config::CONFIG_FILE_VARIABLE)]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,

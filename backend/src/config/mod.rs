@@ -36,6 +36,9 @@ use self::{
 /// Prefix of environment variables that override file settings; `__` nests (`LDAP__URLS`).
 const ENV_PREFIX: &str = "BOARDCAST_";
 
+/// The variable that may give the settings file instead of `--config`.
+pub const CONFIG_FILE_VARIABLE: &str = "BOARDCAST_CONFIG_FILE";
+
 /// All settings of one node.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -111,6 +114,10 @@ impl Settings {
     ) -> Result<Self, ConfigError> {
         let mut overrides = toml::Table::new();
         for (name, value) in env {
+            // `BOARDCAST_CONFIG_FILE` names the file (the command line's `--config`), not a key.
+            if name == CONFIG_FILE_VARIABLE {
+                continue;
+            }
             if let Some(key) = name.strip_prefix(ENV_PREFIX) {
                 apply_env_override(&mut overrides, key, &value)?;
             }
@@ -205,6 +212,16 @@ mod tests {
         let ldap = settings.ldap.unwrap();
         assert_eq!(ldap.urls, vec!["ldap://b", "ldap://c"]);
         assert_eq!(ldap.timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn the_variable_naming_the_settings_file_is_not_taken_for_a_key() {
+        let settings = Settings::from_sources(
+            None,
+            env(&[("BOARDCAST_CONFIG_FILE", "/etc/boardcast/boardcast.toml")]),
+        )
+        .unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
     }
 
     #[test]
